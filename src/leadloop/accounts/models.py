@@ -1,0 +1,79 @@
+"""Users, the teams they belong to, their roles, and API tokens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    MARKETING_OPS = "marketing_ops", _("Marketing ops")
+    SALES_REP = "sales_rep", _("Sales rep")
+    SALES_MANAGER = "sales_manager", _("Sales manager")
+    REVENUE_LEADER = "revenue_leader", _("Revenue leader")
+    ADMIN = "admin", _("Admin")
+
+
+class TeamKind(models.TextChoices):
+    MARKETING = "marketing", _("Marketing")
+    SALES = "sales", _("Sales")
+
+
+class Team(models.Model):
+    """A marketing or sales team; its time zone and country drive its business calendar."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=TeamKind.choices)
+    time_zone = models.CharField(max_length=64, default="Europe/Berlin")
+    country = models.CharField(max_length=2, default="DE", help_text=_("ISO 3166-1 alpha-2, for public holidays"))
+    subdivision = models.CharField(max_length=10, blank=True, help_text=_("State or region, for regional holidays"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A person who signs in: marketing ops, sales rep, sales manager, revenue leader or admin."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.SALES_REP)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    time_zone = models.CharField(max_length=64, blank=True, help_text=_("Empty: the team's time zone"))
+
+    class Meta:
+        ordering = ["first_name", "last_name", "username"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_sales(self) -> bool:
+        return self.role in (Role.SALES_REP, Role.SALES_MANAGER)
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API. Only its SHA-256 is stored; the key is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text=_("The first characters, to recognise a token"))
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,146 @@
+"""The stage machine: every lifecycle change of a lead goes through ``lead_transition``.
+
+    subscriber → lead → MQL → SAL → SQL → opportunity → customer
+                          ↘      ↘     ↘        ↘
+                            nurture (rejected, lost: with a reason) → MQL again (a new cycle)
+    any open stage → disqualified (with a reason)
+
+It knows nothing of routing, clocks or nurture tracks: the ``loop`` use case around it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from django.db import transaction
+from django.utils import timezone
+
+from leadloop.accounts.models import User
+from leadloop.common.errors import Conflict, LeadloopError
+from leadloop.leads.models import Lead, Stage
+from leadloop.lifecycle.models import StageChange
+
+ALLOWED: Final[dict[Stage, frozenset[Stage]]] = {
+    Stage.SUBSCRIBER: frozenset({Stage.LEAD, Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.LEAD: frozenset({Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.MQL: frozenset({Stage.SAL, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.SAL: frozenset({Stage.SQL, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.SQL: frozenset({Stage.OPPORTUNITY, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.OPPORTUNITY: frozenset({Stage.CUSTOMER, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.CUSTOMER: frozenset({Stage.NURTURE}),
+    Stage.NURTURE: frozenset({Stage.MQL, Stage.DISQUALIFIED}),
+    Stage.DISQUALIFIED: frozenset({Stage.LEAD, Stage.NURTURE}),
+}
+
+# Moves that need a reason: a rejection or loss (→ nurture from sales stages) and any
+# disqualification. The service checks it, not only the form.
+_SALES_STAGES: Final = frozenset({Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY})
+
+
+class TransitionNotAllowed(Conflict):
+    code = "transition_not_allowed"
+
+    def __init__(self, *, lead: Lead, to: Stage) -> None:
+        super().__init__(
+            f"Lead {lead.pk} cannot move from {Stage(lead.stage).label} to {Stage(to).label}.",
+            loc=("stage",),
+        )
+
+
+class ReasonRequired(LeadloopError):
+    code = "reason_required"
+
+    def __init__(self, *, from_stage: Stage, to: Stage) -> None:
+        super().__init__(
+            f"Moving a lead from {from_stage.label} to {to.label} needs a reason.",
+            loc=("reason",),
+        )
+
+
+def reason_required(from_stage: Stage, to: Stage) -> bool:
+    """Whether the move from `from_stage` to `to` must carry a reason code."""
+    if to == Stage.DISQUALIFIED:
+        return True
+    return to == Stage.NURTURE and from_stage in _SALES_STAGES
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    first: str | None
+    last: str | None
+
+
+# Which Lead timestamp columns a move into each stage writes.
+_STAMPS: Final[dict[Stage, _Stamp]] = {
+    Stage.SUBSCRIBER: _Stamp(None, None),
+    Stage.LEAD: _Stamp("lead_first_at", None),
+    Stage.MQL: _Stamp("mql_first_at", "mql_last_at"),
+    Stage.SAL: _Stamp("sal_first_at", "sal_last_at"),
+    Stage.SQL: _Stamp("sql_first_at", "sql_last_at"),
+    Stage.OPPORTUNITY: _Stamp("opportunity_first_at", "opportunity_last_at"),
+    Stage.CUSTOMER: _Stamp("customer_first_at", None),
+    Stage.NURTURE: _Stamp(None, "nurture_last_at"),
+    Stage.DISQUALIFIED: _Stamp(None, "disqualified_last_at"),
+}
+
+
+def stamp_fields(lead: Lead, to: Stage, at: datetime) -> list[str]:
+    """Set the first/latest-entry timestamps of `to` on `lead` (unsaved); return the fields set.
+
+    Shared with bulk history loaders so that a loaded history and a live one read the same.
+    """
+    stamp = _STAMPS[to]
+    changed = ["stage", "stage_changed_at"]
+    lead.stage, lead.stage_changed_at = to, at
+    if stamp.first and getattr(lead, stamp.first) is None:
+        setattr(lead, stamp.first, at)
+        changed.append(stamp.first)
+    if stamp.last:
+        setattr(lead, stamp.last, at)
+        changed.append(stamp.last)
+    if to == Stage.MQL:
+        lead.cycle += 1
+        changed.append("cycle")
+    return changed
+
+
+@transaction.atomic
+def lead_transition(
+    *,
+    lead_id: int,
+    to: Stage,
+    actor: User | None,
+    reason: str = "",
+    note: str = "",
+    rule: str = "",
+    agreement_version: int | None = None,
+    at: datetime | None = None,
+) -> StageChange:
+    """Move a lead to `to` and record who, when and why in one transaction.
+
+    Raises ``TransitionNotAllowed`` (also for a repeated request) and ``ReasonRequired``.
+    """
+    lead = Lead.objects.select_for_update().get(pk=lead_id)  # lock, then read
+    current = Stage(lead.stage)
+    if to not in ALLOWED[current]:
+        raise TransitionNotAllowed(lead=lead, to=to)
+    if reason_required(current, to) and not reason:
+        raise ReasonRequired(from_stage=current, to=to)
+    when = at or timezone.now()
+    fields = stamp_fields(lead, to, when)
+    change = StageChange.objects.create(
+        lead=lead,
+        from_stage=current,
+        to_stage=to,
+        actor=actor,
+        rule="" if actor else rule,
+        reason=reason,
+        note=note,
+        agreement_version=agreement_version,
+        cycle=lead.cycle,
+        at=when,
+    )
+    lead.save(update_fields=[*fields, "updated_at"])
+    return change

@@ -1,0 +1,19 @@
+"""Shared fixtures only."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    """Skip a test whose server or browser is missing here; in CI that is a failure.
+
+    CI installs PostgreSQL, Redis and Chromium, so nothing may be silently skipped there.
+    """
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a missing service is a failure, not a skip)")
+    pytest.skip(reason)
