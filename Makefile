@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO_LEADS ?= 20000
 PYTEST_ARGS ?=
 
-.PHONY: install demo serve test lint typecheck check clean
+.PHONY: install demo serve test lint typecheck check ci clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
@@ -35,14 +35,18 @@ test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
 
 typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck
 	$(BIN)/leadloop makemigrations --check --dry-run
+
+# What CI runs: PostgreSQL, Redis and Chromium from Debian, then check + tests on SQLite and PostgreSQL.
+ci:
+	bash .ci/run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Leadloop's settings, read from the environment (see README, "Configuration").
+"""Leadloop's settings, read from the environment (every variable: docs/configuration.md).
 
 Every variable is read through the strict helpers of ``leadloop.common.env``: a bad value stops
 start-up with a message naming the variable.
@@ -12,7 +12,15 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from leadloop.common.database import database_config
-from leadloop.common.env import env_bool, env_choice, env_int, env_list, env_str
+from leadloop.common.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    env_time_zone,
+    env_url,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("LEADLOOP_DATA_DIR", str(Path.cwd() / "var"))).resolve()
@@ -29,8 +37,14 @@ if not _secret:
 SECRET_KEY = _secret
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if not ALLOWED_HOSTS:
+    # Django would answer every request with 400; say why at start-up instead.
+    raise ImproperlyConfigured(
+        "Set the environment variable ALLOWED_HOSTS (required when DEBUG is off) to the "
+        "comma-separated host names Leadloop is served under, for example leadloop.example.com"
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-LEADLOOP_BASE_URL = env_str("LEADLOOP_BASE_URL", "http://127.0.0.1:8000")
+LEADLOOP_BASE_URL = env_url("LEADLOOP_BASE_URL", "http://127.0.0.1:8000", ("http", "https"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -40,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
@@ -102,7 +117,7 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-LEADLOOP_DEFAULT_TIME_ZONE = env_str("LEADLOOP_DEFAULT_TIME_ZONE", "Europe/Berlin")
+LEADLOOP_DEFAULT_TIME_ZONE = env_time_zone("LEADLOOP_DEFAULT_TIME_ZONE", "Europe/Berlin")
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("LEADLOOP_STATIC_ROOT", str(DATA_DIR / "static")))
@@ -126,7 +141,13 @@ _TASK_BACKENDS = {
     "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
 }
 TASKS = {"default": _TASK_BACKENDS[LEADLOOP_TASKS_BACKEND]}
-LEADLOOP_REDIS_URL = env_str("LEADLOOP_REDIS_URL", "redis://127.0.0.1:6379/0")
+LEADLOOP_REDIS_URL = env_url(
+    "LEADLOOP_REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix")
+)
+# django-tasks-rq reaches Redis through django-rq's queues; `leadloop rqworker default` runs a worker.
+RQ_QUEUES = {"default": {"URL": LEADLOOP_REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+if LEADLOOP_TASKS_BACKEND == "rq":
+    INSTALLED_APPS.append("django_rq")
 
 # E-mail
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
@@ -148,6 +169,10 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("LEADLOOP_HSTS_PRELOAD", False)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading commits the whole domain to HTTPS in browsers for months: an explicit
+        # opt-in (LEADLOOP_HSTS_PRELOAD=true), so `check --deploy` should not nag without it.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -156,5 +181,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LEADLOOP_LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice(
+            "LEADLOOP_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        ),
+    },
 }

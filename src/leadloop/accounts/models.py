@@ -27,8 +27,12 @@ class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=TeamKind.choices)
     time_zone = models.CharField(max_length=64, default="Europe/Berlin")
-    country = models.CharField(max_length=2, default="DE", help_text=_("ISO 3166-1 alpha-2, for public holidays"))
-    subdivision = models.CharField(max_length=10, blank=True, help_text=_("State or region, for regional holidays"))
+    country = models.CharField(
+        max_length=2, default="DE", help_text=_("ISO 3166-1 alpha-2, for public holidays")
+    )
+    subdivision = models.CharField(
+        max_length=10, blank=True, help_text=_("State or region, for regional holidays")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,8 +46,12 @@ class User(AbstractUser):
     """A person who signs in: marketing ops, sales rep, sales manager, revenue leader or admin."""
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.SALES_REP)
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
-    time_zone = models.CharField(max_length=64, blank=True, help_text=_("Empty: the team's time zone"))
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text=_("Empty: the team's time zone")
+    )
 
     class Meta:
         ordering = ["first_name", "last_name", "username"]
@@ -59,9 +67,13 @@ class User(AbstractUser):
 class ApiToken(models.Model):
     """A bearer token for the REST API. Only its SHA-256 is stored; the key is shown once."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=12, help_text=_("The first characters, to recognise a token"))
+    prefix = models.CharField(
+        max_length=12, help_text=_("The first characters, to recognise a token")
+    )
     key_hash = models.CharField(max_length=64, unique=True)
     scopes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

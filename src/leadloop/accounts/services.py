@@ -46,7 +46,11 @@ def token_create(*, user: User, name: str, scopes: list[str] | None = None) -> I
     prefix = secrets.token_hex(4)
     key = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
-        user=user, name=name.strip() or "API token", prefix=prefix, key_hash=_hash(key), scopes=chosen
+        user=user,
+        name=name.strip() or "API token",
+        prefix=prefix,
+        key_hash=_hash(key),
+        scopes=chosen,
     )
     return IssuedToken(token=token, key=key)
 

@@ -1,5 +1,27 @@
-"""The REST API: one NinjaAPI composing each area's router under /api/v1/."""
+"""The REST API: one NinjaAPI composing each area's router under /api/v1/.
 
-from ninja import NinjaAPI
+OpenAPI at ``/api/v1/openapi.json``, interactive docs at ``/api/v1/docs``. The docs page loads
+Swagger UI from ninja's own static files (``ninja`` is in INSTALLED_APPS), never from a CDN,
+so it works offline.
+"""
 
-api = NinjaAPI(title="Leadloop API", version="1", urls_namespace="api")
+from ninja import NinjaAPI, Swagger
+
+from leadloop.api.errors import install_error_handlers
+from leadloop.api.leads import router as leads_router
+
+api = NinjaAPI(
+    title="Leadloop API",
+    version="1",
+    description=(
+        "Leadloop's REST API. Authenticate with `Authorization: Bearer <key>`; create a key "
+        "with `leadloop token create USERNAME --scope leads:read`. Every error has the shape "
+        '`{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.'
+    ),
+    urls_namespace="api",
+    # No validator badge: Swagger UI would fetch it from validator.swagger.io.
+    docs=Swagger(settings={"persistAuthorization": True, "validatorUrl": None}),
+)
+install_error_handlers(api)
+
+api.add_router("", leads_router)

@@ -81,14 +81,18 @@ class Touch(models.Model):
     utm_content = models.CharField(max_length=200, blank=True)
     referrer = models.URLField(max_length=2000, blank=True)
     landing_page = models.URLField(max_length=2000, blank=True)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="touches")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="touches"
+    )
     content_offer = models.ForeignKey(
         ContentOffer, null=True, blank=True, on_delete=models.SET_NULL, related_name="touches"
     )
     occurred_at = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)
     external_id = models.CharField(
-        max_length=200, unique=True, help_text=_("The sender's id, or a hash of the touch's content")
+        max_length=200,
+        unique=True,
+        help_text=_("The sender's id, or a hash of the touch's content"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -15,7 +17,9 @@ _TRUE = frozenset({"1", "true", "on"})
 _FALSE = frozenset({"0", "false", "off"})
 
 
-def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None) -> str:
+def env_str(
+    name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> str:
     """The variable's value; `default` when unset; fail when unset without a default."""
     env = os.environ if environ is None else environ
     value = env.get(name)
@@ -79,7 +83,32 @@ def env_choice(
     """One of `choices`."""
     value = env_str(name, default, environ=environ)
     if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of: {', '.join(choices)}.")
+    return value
+
+
+def env_url(
+    name: str, default: str, schemes: tuple[str, ...], *, environ: Mapping[str, str] | None = None
+) -> str:
+    """A URL whose scheme is one of `schemes` and that names a host (or a socket path)."""
+    value = env_str(name, default, environ=environ)
+    parsed = urlsplit(value)
+    if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
         raise ImproperlyConfigured(
-            f"{name}={value!r} is not one of: {', '.join(choices)}."
+            f"{name}={value!r} is not a URL starting with "
+            + " or ".join(f"{scheme}://" for scheme in schemes)
+            + "."
         )
+    return value
+
+
+def env_time_zone(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """An IANA time zone name such as Europe/Berlin."""
+    value = env_str(name, default, environ=environ)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a time zone: use an IANA name such as Europe/Berlin."
+        ) from None
     return value

@@ -28,7 +28,9 @@ class ContentOffer(models.Model):
     url = models.URLField(blank=True)
     description = models.TextField(blank=True)
     is_gated = models.BooleanField(default=True, help_text=_("Behind a form"))
-    is_collateral = models.BooleanField(default=False, help_text=_("Offered to sales in the collateral library"))
+    is_collateral = models.BooleanField(
+        default=False, help_text=_("Offered to sales in the collateral library")
+    )
     published_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -18,7 +18,19 @@ class LeadAdmin(admin.ModelAdmin):
     raw_id_fields = ("company", "owner")
     # The stage moves only through lifecycle.services.lead_transition (one audit row each).
     readonly_fields = (
-        "stage", "stage_changed_at", "cycle", "lead_first_at", "mql_first_at", "mql_last_at",
-        "sal_first_at", "sal_last_at", "sql_first_at", "sql_last_at", "opportunity_first_at",
-        "opportunity_last_at", "customer_first_at", "nurture_last_at", "disqualified_last_at",
+        "stage",
+        "stage_changed_at",
+        "cycle",
+        "lead_first_at",
+        "mql_first_at",
+        "mql_last_at",
+        "sal_first_at",
+        "sal_last_at",
+        "sql_first_at",
+        "sql_last_at",
+        "opportunity_first_at",
+        "opportunity_last_at",
+        "customer_first_at",
+        "nurture_last_at",
+        "disqualified_last_at",
     )

@@ -78,14 +78,22 @@ class Lead(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     title = models.CharField(max_length=200, blank=True, help_text=_("Job title / role"))
-    seniority = models.CharField(max_length=20, choices=Seniority.choices, blank=True, default=Seniority.UNKNOWN)
+    seniority = models.CharField(
+        max_length=20, choices=Seniority.choices, blank=True, default=Seniority.UNKNOWN
+    )
     phone = models.CharField(max_length=40, blank=True)
     country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2"))
-    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
 
-    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD, db_index=True)
+    stage = models.CharField(
+        max_length=20, choices=Stage.choices, default=Stage.LEAD, db_index=True
+    )
     stage_changed_at = models.DateTimeField(null=True, blank=True)
-    cycle = models.PositiveIntegerField(default=0, help_text=_("How many times the lead became MQL"))
+    cycle = models.PositiveIntegerField(
+        default=0, help_text=_("How many times the lead became MQL")
+    )
     # First and latest entry into each stage (METRICS.md, "Lead cycle"); StageChange keeps all.
     lead_first_at = models.DateTimeField(null=True, blank=True)
     mql_first_at = models.DateTimeField(null=True, blank=True)
@@ -101,14 +109,26 @@ class Lead(models.Model):
     disqualified_last_at = models.DateTimeField(null=True, blank=True)
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_leads"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_leads",
     )
     queue = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="queued_leads",
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="queued_leads",
         help_text=_("The team queue that owns the lead when no person does"),
     )
-    source = models.CharField(max_length=100, blank=True, db_index=True, help_text=_("First-touch source"))
-    source_detail = models.CharField(max_length=200, blank=True, help_text=_("First-touch campaign or referrer"))
+    source = models.CharField(
+        max_length=100, blank=True, db_index=True, help_text=_("First-touch source")
+    )
+    source_detail = models.CharField(
+        max_length=200, blank=True, help_text=_("First-touch campaign or referrer")
+    )
     attributes = models.JSONField(default=dict, blank=True, help_text=_("Custom attributes"))
 
     consent_given = models.BooleanField(default=False)

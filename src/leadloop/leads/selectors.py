@@ -62,5 +62,8 @@ def lead_get(*, lead_id: int) -> Lead:
 def lead_sources() -> list[str]:
     """The distinct first-touch sources, for filter menus."""
     return list(
-        Lead.objects.exclude(source="").order_by("source").values_list("source", flat=True).distinct()
+        Lead.objects.exclude(source="")
+        .order_by("source")
+        .values_list("source", flat=True)
+        .distinct()
     )

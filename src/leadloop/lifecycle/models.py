@@ -16,14 +16,24 @@ class StageChange(models.Model):
     from_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
     to_stage = models.CharField(max_length=20, choices=Stage.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="stage_changes",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="stage_changes",
         help_text=_("Empty: the system (a rule or a task)"),
     )
-    rule = models.CharField(max_length=200, blank=True, help_text=_("The rule or task that acted, when no person did"))
-    reason = models.CharField(max_length=100, blank=True, help_text=_("Reason code from the agreement's catalogue"))
+    rule = models.CharField(
+        max_length=200, blank=True, help_text=_("The rule or task that acted, when no person did")
+    )
+    reason = models.CharField(
+        max_length=100, blank=True, help_text=_("Reason code from the agreement's catalogue")
+    )
     note = models.TextField(blank=True)
     agreement_version = models.PositiveIntegerField(null=True, blank=True)
-    cycle = models.PositiveIntegerField(default=0, help_text=_("The lead's MQL cycle this change belongs to"))
+    cycle = models.PositiveIntegerField(
+        default=0, help_text=_("The lead's MQL cycle this change belongs to")
+    )
     at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -10,6 +10,7 @@ It knows nothing of routing, clocks or nurture tracks: the ``loop`` use case aro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -144,3 +145,119 @@ def lead_transition(
     )
     lead.save(update_fields=[*fields, "updated_at"])
     return change
+
+
+# --- Bulk history loading -------------------------------------------------------------------
+# The demo and imports of another system's lifecycle dates write many histories at once. They
+# replay each step through ``stamp_fields``, so a loaded history reads like a live one.
+
+# Where a new lead may enter the funnel.
+_ENTRY_STAGES: Final = frozenset({Stage.SUBSCRIBER, Stage.LEAD})
+
+
+class HistoryInvalid(LeadloopError):
+    code = "history_invalid"
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    """One move of a loaded history: into `to` at `at`, by `actor_id` or else by `rule`."""
+
+    to: Stage
+    at: datetime
+    actor_id: int | None = None
+    rule: str = ""
+    reason: str = ""
+    note: str = ""
+    agreement_version: int | None = None
+
+
+def stage_history_apply(
+    lead: Lead, steps: Sequence[HistoryStep], *, strict: bool = True, now: datetime | None = None
+) -> list[StageChange]:
+    """Replay `steps` on `lead` in memory (stage, timestamps, cycle); return unsaved changes.
+
+    A saved lead continues from its stage, as ``lead_transition`` would; a new (unsaved) one
+    starts from no stage and enters at its first step. Steps must
+    be aware, in time order, not before the lead's last change and not in the future
+    (``HistoryInvalid``). With `strict`, every move must be in ``ALLOWED`` and carry the
+    reasons ``lead_transition`` asks for (``TransitionNotAllowed``, ``ReasonRequired``);
+    imports of another system's dates, which may skip stages, pass ``strict=False``.
+    """
+    limit = now or timezone.now()
+    current: Stage | None = None if lead.pk is None else Stage(lead.stage)
+    last = lead.stage_changed_at
+    changes: list[StageChange] = []
+    for number, step in enumerate(steps, start=1):
+        if timezone.is_naive(step.at) or step.at > limit or (last is not None and step.at < last):
+            raise HistoryInvalid(
+                f"Lead {lead.pk or lead.email or lead.external_id}, step {number} "
+                f"({step.to}): {step.at.isoformat()} must be an aware time after the previous "
+                "step and not in the future.",
+                loc=("steps", number, "at"),
+            )
+        if strict and current is None and step.to not in _ENTRY_STAGES:
+            raise TransitionNotAllowed(lead=lead, to=step.to)
+        if strict and current is not None:
+            if step.to not in ALLOWED[current]:
+                raise TransitionNotAllowed(lead=lead, to=step.to)
+            if reason_required(current, step.to) and not step.reason:
+                raise ReasonRequired(from_stage=current, to=step.to)
+        stamp_fields(lead, step.to, step.at)
+        changes.append(
+            StageChange(
+                lead=lead,
+                from_stage=current or "",
+                to_stage=step.to,
+                actor_id=step.actor_id,
+                rule="" if step.actor_id else step.rule,
+                reason=step.reason,
+                note=step.note,
+                agreement_version=step.agreement_version,
+                cycle=lead.cycle,
+                at=step.at,
+            )
+        )
+        current, last = step.to, step.at
+    return changes
+
+
+_STAGE_COLUMNS: Final = (
+    "stage",
+    "stage_changed_at",
+    "cycle",
+    *sorted({name for s in _STAMPS.values() for name in (s.first, s.last) if name}),
+)
+
+
+@transaction.atomic
+def stage_history_load(
+    *,
+    histories: Sequence[tuple[Lead, Sequence[HistoryStep]]],
+    strict: bool = True,
+    batch_size: int | None = None,
+) -> list[StageChange]:
+    """Load many leads' histories in bulk: the leads' stage columns and their StageChange rows.
+
+    Leads without a pk are inserted (with their other fields), leads with one are updated
+    (only the stage columns); then every change is inserted. Each history is checked as in
+    ``stage_history_apply``; one bad history rolls the whole call back. Returns the changes.
+    """
+    now = timezone.now()
+    changes: list[StageChange] = []
+    new: list[Lead] = []
+    existing: list[Lead] = []
+    for lead, steps in histories:
+        changes.extend(stage_history_apply(lead, steps, strict=strict, now=now))
+        (existing if lead.pk else new).append(lead)
+    if new:
+        Lead.objects.bulk_create(new, batch_size=batch_size)
+    if existing:
+        for lead in existing:
+            lead.updated_at = now  # bulk_update skips auto_now
+        Lead.objects.bulk_update(
+            existing, [*_STAGE_COLUMNS, "updated_at"], batch_size=batch_size or 500
+        )
+    for change in changes:
+        change.lead_id = change.lead.pk  # the pk of a lead inserted above
+    return StageChange.objects.bulk_create(changes, batch_size=batch_size)

@@ -1,0 +1,76 @@
+"""``leadloop demo [--leads N] [--seed S] [--if-empty] [--reset]``: fill the database with a demo."""
+
+from __future__ import annotations
+
+import time
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from leadloop.demo.generator import BATCH, demo_generate, demo_reset
+from leadloop.leads.models import Lead
+
+
+class Command(BaseCommand):
+    help = "Generate two years of a plausible B2B business (deterministic for a seed)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--leads", type=int, default=20_000, help="How many leads (20000).")
+        parser.add_argument("--seed", type=int, default=1, help="Random seed (1).")
+        parser.add_argument("--batch", type=int, default=BATCH, help="Leads per transaction.")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing when leads exist already."
+        )
+        parser.add_argument("--reset", action="store_true", help="Delete earlier demo data first.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        leads: int = options["leads"]
+        if leads < 1 or options["batch"] < 1:
+            raise CommandError("--leads and --batch must be at least 1.")
+        existing = Lead.objects.count()
+        if existing and options["if_empty"]:
+            self.stdout.write(f"{existing} leads exist already; the demo leaves them alone.")
+            return
+        console = Console(file=self.stdout, highlight=False)  # type: ignore[arg-type]
+        if existing and options["reset"]:
+            deleted = demo_reset()
+            console.print(f"Deleted {deleted} demo leads and their data.")
+            existing = Lead.objects.count()
+        if existing:
+            raise CommandError(
+                f"The database has {existing} leads. Run with --reset to delete the demo's data "
+                "first, or --if-empty to leave a filled database alone."
+            )
+        started = time.perf_counter()
+        columns = (
+            TextColumn("[bold]Generating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("leads"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("leads", total=leads)
+            result = demo_generate(
+                leads=leads,
+                seed=options["seed"],
+                batch_size=options["batch"],
+                progress=lambda n: progress.advance(task, n),
+            )
+        seconds = time.perf_counter() - started
+        console.print(
+            f"Made {result.leads} leads at {result.companies} companies, {result.touches} "
+            f"touches and {result.changes} stage changes in {seconds:.1f} s "
+            f"({result.leads / seconds:,.0f} leads/s). Next: leadloop demo_users"
+        )

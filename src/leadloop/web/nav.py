@@ -1,0 +1,44 @@
+"""The left navigation by role. Only pages that exist are linked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from leadloop.accounts.models import Role, User
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    icon: str  # the name of a symbol in the base template's sprite
+    active: bool
+
+
+# (label, url name, icon, the url names that mark it active)
+_HOME_LABEL: dict[str, str] = {Role.SALES_REP: "Inbox"}
+_LEADS_PAGES = frozenset({"lead_list", "lead_detail"})
+
+
+def nav_for(user: User, current: str) -> list[NavItem]:
+    """The main navigation of `user`, with the item for the page `current` marked active."""
+    items = [
+        NavItem(
+            _HOME_LABEL.get(user.role, "Dashboard"),
+            reverse("web:dashboard"),
+            "inbox" if user.role == Role.SALES_REP else "home",
+            current == "dashboard",
+        ),
+        NavItem("Leads", reverse("web:lead_list"), "people", current in _LEADS_PAGES),
+    ]
+    return items
+
+
+def settings_nav_for(user: User, current: str) -> list[NavItem]:
+    """The settings links at the foot of the navigation."""
+    items = [NavItem("API tokens", reverse("web:tokens"), "key", current == "tokens")]
+    if user.is_staff:
+        items.append(NavItem("Admin site", reverse("admin:index"), "cog", False))
+    return items

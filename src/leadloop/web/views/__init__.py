@@ -1,0 +1,1 @@
+"""The browser face: thin views that parse a request, call one selector or service, and render."""

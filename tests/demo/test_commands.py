@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from leadloop.accounts.models import Role, TeamKind, User
+from leadloop.demo.staff import DEMO_PASSWORD
+from leadloop.leads.models import Lead
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+LOGINS = {
+    "marketing": Role.MARKETING_OPS,
+    "rep": Role.SALES_REP,
+    "manager": Role.SALES_MANAGER,
+    "leader": Role.REVENUE_LEADER,
+    "admin": Role.ADMIN,
+}
+
+
+def _run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_demo_fills_an_empty_database_and_reports():
+    output = _run("demo", "--leads", "40", "--seed", "2")
+
+    assert Lead.objects.count() == 40
+    assert "Made 40 leads at" in output
+
+
+def test_if_empty_leaves_a_filled_database_alone():
+    _run("demo", "--leads", "20")
+
+    output = _run("demo", "--leads", "50", "--if-empty")
+
+    assert output == "20 leads exist already; the demo leaves them alone.\n"
+    assert Lead.objects.count() == 20
+
+
+def test_a_filled_database_is_refused_without_reset():
+    _run("demo", "--leads", "20")
+
+    with pytest.raises(CommandError, match=r"The database has 20 leads\. Run with --reset"):
+        _run("demo", "--leads", "50")
+
+
+def test_reset_replaces_the_demo():
+    _run("demo", "--leads", "20")
+
+    output = _run("demo", "--leads", "30", "--reset")
+
+    assert "Deleted 20 demo leads" in output
+    assert Lead.objects.count() == 30
+
+
+def test_demo_users_creates_one_login_per_role_idempotently():
+    _run("demo_users")
+
+    output = _run("demo_users")
+
+    users = User.objects.filter(username__in=LOGINS)
+    assert {u.username: u.role for u in users} == LOGINS
+    assert all(u.check_password(DEMO_PASSWORD) for u in users)
+    assert [u.username for u in users if u.is_superuser and u.is_staff] == ["admin"]
+    assert "http://127.0.0.1:8000/" in output
+    assert DEMO_PASSWORD in output
+
+
+def test_demo_logins_sit_in_their_teams():
+    _run("demo_users")
+
+    teams = dict(User.objects.values_list("username", "team__kind"))
+
+    assert (teams["rep"], teams["manager"], teams["marketing"]) == (
+        TeamKind.SALES,
+        TeamKind.SALES,
+        TeamKind.MARKETING,
+    )
+
+
+def test_the_rep_login_works_demo_leads():
+    _run("demo_users")
+    _run("demo", "--leads", "400", "--seed", "3")
+
+    rep = User.objects.get(username="rep")
+
+    assert rep.stage_changes.exists()
+    assert rep.check_password(DEMO_PASSWORD)  # the demo keeps the password demo_users set

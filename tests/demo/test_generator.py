@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db.models import F, Max, Q
+
+from leadloop.accounts.models import Team, User
+from leadloop.capture.models import Campaign, Channel, Touch
+from leadloop.demo.generator import demo_generate, demo_reset
+from leadloop.demo.pools import FREE_MAIL_DOMAINS
+from leadloop.leads.models import Company, Lead, Stage
+from leadloop.lifecycle.models import StageChange
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 3, 2, 10, 30, tzinfo=dt.UTC)
+REJECT_REASONS = {"not_now", "no_budget", "wrong_contact", "no_response", "no_decision"}
+OUT_REASONS = {"bad_fit", "competitor", "duplicate", "spam"}
+LOST_REASONS = {"price", "timing", "competitor", "no_decision"}
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """One generated business shared by this module's read-only tests, removed afterwards."""
+    with django_db_blocker.unblock():
+        demo_generate(leads=400, seed=3, now=NOW, batch_size=150)
+    yield
+    with django_db_blocker.unblock():
+        demo_reset()
+        User.objects.all().delete()
+        Team.objects.all().delete()
+
+
+def test_a_small_run_reaches_every_stage(demo):
+    reached = set(StageChange.objects.values_list("to_stage", flat=True))
+
+    assert reached == set(Stage)
+
+
+def test_rejections_and_losses_carry_their_reasons(demo):
+    nurtured = StageChange.objects.filter(
+        to_stage=Stage.NURTURE, from_stage__in=[Stage.MQL, Stage.SAL, Stage.SQL]
+    )
+    lost = StageChange.objects.filter(from_stage=Stage.OPPORTUNITY, to_stage=Stage.NURTURE)
+    out = StageChange.objects.filter(to_stage=Stage.DISQUALIFIED)
+
+    assert set(nurtured.values_list("reason", flat=True)) <= REJECT_REASONS
+    assert set(lost.values_list("reason", flat=True)) == LOST_REASONS
+    assert set(out.values_list("reason", flat=True)) == OUT_REASONS
+
+
+def test_sales_answers_have_a_rep_and_rules_act_alone(demo):
+    answers = StageChange.objects.filter(from_stage=Stage.MQL)
+    by_rule = StageChange.objects.filter(actor__isnull=True)
+
+    assert not answers.filter(actor__isnull=True).exists()
+    assert set(answers.values_list("actor__team__name", flat=True)) == {
+        "Sales EMEA",
+        "Sales Americas",
+    }
+    assert not by_rule.filter(rule="").exists()
+
+
+def test_some_leads_are_recycled_into_a_second_cycle(demo):
+    recycled = Lead.objects.filter(cycle__gte=2)
+
+    assert recycled.exists()
+    assert not recycled.filter(mql_last_at__lte=F("mql_first_at")).exists()
+
+
+def test_nothing_happens_after_now_and_touches_come_before_the_changes_they_cause(demo):
+    assert not Touch.objects.filter(occurred_at__gt=NOW).exists()
+    assert not StageChange.objects.filter(at__gt=NOW).exists()
+    assert not Lead.objects.filter(created_at__gt=NOW).exists()
+    first_touch = Lead.objects.annotate(first=Max("touches__occurred_at")).filter(
+        Q(lead_first_at__lt=F("created_at")) | Q(first__isnull=True)
+    )
+    assert not first_touch.exists()
+    for change in StageChange.objects.filter(to_stage=Stage.MQL)[:50]:
+        assert Touch.objects.filter(lead_id=change.lead_id, occurred_at__lt=change.at).exists()
+
+
+def test_every_lead_has_an_owner_or_a_queue(demo):
+    assert not Lead.objects.filter(owner__isnull=True, queue__isnull=True).exists()
+    assert not Lead.objects.filter(owner__isnull=False, queue__isnull=False).exists()
+
+
+def test_companies_have_unique_business_domains(demo):
+    domains = list(Company.objects.values_list("domain", flat=True))
+    emails = Lead.objects.values_list("email", "company__domain")
+
+    assert len(domains) == len(set(domains))
+    assert not set(domains) & FREE_MAIL_DOMAINS
+    assert all(email.endswith("@" + domain) for email, domain in emails)
+
+
+def test_campaigns_cover_every_channel_with_costs(demo):
+    channels = set(Campaign.objects.filter(cost_amount__gt=0).values_list("channel", flat=True))
+
+    assert channels == set(Channel)
+    assert set(Campaign.objects.values_list("cost_currency", flat=True)) == {"EUR", "USD"}
+
+
+def test_conversion_rates_look_like_b2b(demo):
+    leads = Lead.objects.count()
+    mqls = Lead.objects.filter(mql_first_at__isnull=False).count()
+    sqls = Lead.objects.filter(sql_first_at__isnull=False).count()
+
+    assert 0.08 <= mqls / leads <= 0.25
+    assert 0.2 <= sqls / mqls <= 0.5
