@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -144,6 +145,11 @@ class Lead(models.Model):
             models.CheckConstraint(
                 condition=Q(email__isnull=False) | Q(external_id__isnull=False),
                 name="lead_has_email_or_external_id",
+            ),
+            # leads.services.email_normalize is the only spelling a stored e-mail may have.
+            models.CheckConstraint(
+                condition=Q(email__isnull=True) | Q(email=Lower(Trim("email"))),
+                name="lead_email_normalized",
             ),
         ]
         indexes = [
