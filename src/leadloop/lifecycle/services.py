@@ -261,3 +261,37 @@ def stage_history_load(
     for change in changes:
         change.lead_id = change.lead.pk  # the pk of a lead inserted above
     return StageChange.objects.bulk_create(changes, batch_size=batch_size)
+
+
+@transaction.atomic
+def lead_enter(
+    *,
+    lead_id: int,
+    stage: Stage = Stage.LEAD,
+    actor: User | None = None,
+    rule: str = "capture",
+    at: datetime | None = None,
+) -> StageChange | None:
+    """Record a new lead's entry into the lifecycle at `stage` (subscriber or lead).
+
+    Returns None, writing nothing, when the lead already has a history: capturing a known
+    lead again is not a new entry. Raises TransitionNotAllowed for any other first stage.
+    """
+    lead = Lead.objects.select_for_update().get(pk=lead_id)
+    if lead.stage_changed_at is not None or StageChange.objects.filter(lead_id=lead_id).exists():
+        return None
+    if stage not in _ENTRY_STAGES:
+        raise TransitionNotAllowed(lead=lead, to=stage)
+    when = at or timezone.now()
+    fields = stamp_fields(lead, stage, when)
+    change = StageChange.objects.create(
+        lead=lead,
+        from_stage="",
+        to_stage=stage,
+        actor=actor,
+        rule="" if actor else rule,
+        cycle=lead.cycle,
+        at=when,
+    )
+    lead.save(update_fields=[*fields, "updated_at"])
+    return change
