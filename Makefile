@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/leadloop migrate --no-input
 	$(BIN)/leadloop demo --leads $(DEMO_LEADS) --if-empty
-	$(BIN)/leadloop demo_users
+	$(BIN)/leadloop demo_users --url http://$(HOST):$(PORT)/
 	$(BIN)/leadloop runserver $(HOST):$(PORT)
 
 serve: install

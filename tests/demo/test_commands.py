@@ -99,3 +99,9 @@ def test_the_rep_login_works_demo_leads():
 
     assert rep.stage_changes.exists()
     assert rep.check_password(DEMO_PASSWORD)  # the demo keeps the password demo_users set
+
+
+def test_demo_users_prints_the_address_the_server_will_use():
+    output = _run("demo_users", "--url", "http://127.0.0.1:8799/")
+
+    assert "Sign in at http://127.0.0.1:8799/" in output

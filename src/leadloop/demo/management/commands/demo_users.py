@@ -11,7 +11,6 @@ from rich.table import Table
 
 from leadloop.demo.staff import DEMO_PASSWORD, demo_users_ensure
 
-URL = "http://127.0.0.1:8000/"
 
 
 class Command(BaseCommand):
@@ -19,6 +18,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--password", default=DEMO_PASSWORD, help="The logins' password.")
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000/", help="Where the server will be reached."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         logins = demo_users_ensure(password=options["password"])
@@ -31,4 +33,4 @@ class Command(BaseCommand):
             )
         console = Console(file=self.stdout, highlight=False)  # type: ignore[arg-type]
         console.print(table)
-        console.print(f"Sign in at {URL}")
+        console.print(f"Sign in at {options['url']}")
