@@ -150,6 +150,39 @@ RQ_QUEUES = {"default": {"URL": LEADLOOP_REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 if LEADLOOP_TASKS_BACKEND == "rq":
     INSTALLED_APPS.append("django_rq")
 
+# Cache: shared by every web process. It holds the public forms' rate-limit counters.
+# "db" is the table leadloop_cache (made by the capture app's migrations), no extra server;
+# "redis" uses LEADLOOP_REDIS_URL and increments atomically.
+LEADLOOP_CACHE = env_choice("LEADLOOP_CACHE", "db", ("db", "redis"))
+_CACHE_BACKENDS = {
+    "db": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "leadloop_cache",
+        "OPTIONS": {"MAX_ENTRIES": 20000},
+    },
+    "redis": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": LEADLOOP_REDIS_URL,
+        "KEY_PREFIX": "leadloop",
+    },
+}
+CACHES = {"default": _CACHE_BACKENDS[LEADLOOP_CACHE]}
+
+# Public forms: submissions per client address per form, as "COUNT/SECONDS"; "off" disables.
+_rate = env_str("LEADLOOP_FORM_RATE_LIMIT", "10/60").strip().lower()
+if _rate in ("off", "0"):
+    LEADLOOP_FORM_RATE_LIMIT: tuple[int, int] | None = None
+else:
+    _count, _, _seconds = _rate.partition("/")
+    if not (_count.isdigit() and _seconds.isdigit() and int(_count) > 0 and int(_seconds) > 0):
+        raise ImproperlyConfigured(
+            f"LEADLOOP_FORM_RATE_LIMIT={_rate!r} is not COUNT/SECONDS (e.g. 10/60) or off."
+        )
+    LEADLOOP_FORM_RATE_LIMIT = (int(_count), int(_seconds))
+# How many reverse proxies in front of Leadloop append to X-Forwarded-For: the client address
+# is the one they saw. 0: REMOTE_ADDR is the client (no proxy, or one that sets REMOTE_ADDR).
+LEADLOOP_TRUSTED_PROXIES = env_int("LEADLOOP_TRUSTED_PROXIES", 0, minimum=0)
+
 # E-mail
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)

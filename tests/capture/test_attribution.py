@@ -59,3 +59,11 @@ def test_a_referrer_from_the_own_site_is_navigation_not_a_source():
     )
 
     assert (a.source, a.channel) == ("(direct)", Channel.DIRECT)
+
+
+def test_source_and_medium_are_cut_to_the_touch_columns():
+    a = attribution_parse(
+        landing_page=f"https://acme.test/?utm_source={'s' * 150}&utm_medium={'m' * 150}"
+    )
+
+    assert (len(a.source), len(a.medium)) == (100, 100)

@@ -8,7 +8,12 @@ from leadloop.capture.attribution import attribution_parse
 from leadloop.capture.models import Channel, Touch, TouchKind
 from leadloop.capture.services import TouchInput
 from leadloop.leads.models import Company, Lead, Stage
-from leadloop.leads.services import LeadData, LeadIdentityMissing, LeadNotFoundForUpdate
+from leadloop.leads.services import (
+    LeadData,
+    LeadIdentityConflict,
+    LeadIdentityMissing,
+    LeadNotFoundForUpdate,
+)
 from leadloop.lifecycle.models import StageChange
 from leadloop.loop.services import lead_capture
 from tests.capture.factories import CampaignFactory
@@ -117,3 +122,14 @@ def test_update_only_refuses_a_new_lead():
         lead_capture(data=LeadData(email="ada@analytical.example"), update_only=True)
 
     assert Lead.objects.count() == 0
+
+
+def test_an_email_and_an_external_id_of_two_different_leads_is_a_conflict():
+    lead_capture(data=LeadData(email="ada@analytical.example"))
+    lead_capture(data=LeadData(external_id="crm-42"))
+
+    with pytest.raises(LeadIdentityConflict, match="merge the two leads first") as caught:
+        lead_capture(data=LeadData(email="ada@analytical.example", external_id="crm-42"))
+
+    assert caught.value.loc == ("external_id",)
+    assert Lead.objects.get(email="ada@analytical.example").external_id is None

@@ -2,9 +2,6 @@
 layout holds at 1280 px and on a phone. Screenshots go to artifacts/screenshots/."""
 
 import datetime as dt
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,37 +14,12 @@ from leadloop.lifecycle.selectors import week_period
 from leadloop.lifecycle.services import lead_transition
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.capture.factories import TouchFactory
-from tests.conftest import unavailable
 from tests.leads.factories import CompanyFactory, LeadFactory
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls around it are safe.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+from tests.web.conftest import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "correct horse battery staple"
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        unavailable(f"Chromium not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -120,10 +92,14 @@ EXPECTED = {
     "marketing_ops": (
         "Marketing overview",
         "New leads and MQLs by source this month",
-        ["Dashboard", "Leads"],
+        ["Dashboard", "Leads", "Duplicates", "Forms", "Imports"],
     ),
     "sales_rep": ("Your inbox", "Your open leads", ["Inbox", "Leads"]),
-    "sales_manager": ("Team overview", "Your team's open leads by rep", ["Dashboard", "Leads"]),
+    "sales_manager": (
+        "Team overview",
+        "Your team's open leads by rep",
+        ["Dashboard", "Leads", "Duplicates"],
+    ),
     "revenue_leader": (
         "Revenue overview",
         "How far this quarter's MQLs got",

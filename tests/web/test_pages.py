@@ -59,8 +59,11 @@ def test_signing_out_takes_a_post_and_returns_to_sign_in(client):
     ("role", "links"),
     [
         (Role.SALES_REP, ["Inbox", "Leads", "API tokens"]),
-        (Role.SALES_MANAGER, ["Dashboard", "Leads", "API tokens"]),
-        (Role.MARKETING_OPS, ["Dashboard", "Leads", "API tokens"]),
+        (Role.SALES_MANAGER, ["Dashboard", "Leads", "Duplicates", "API tokens"]),
+        (
+            Role.MARKETING_OPS,
+            ["Dashboard", "Leads", "Duplicates", "Forms", "Imports", "API tokens"],
+        ),
         (Role.REVENUE_LEADER, ["Dashboard", "Leads", "API tokens"]),
     ],
 )

@@ -7,6 +7,7 @@ so it works offline.
 
 from ninja import NinjaAPI, Swagger
 
+from leadloop.api.capture import router as capture_router
 from leadloop.api.errors import install_error_handlers
 from leadloop.api.leads import router as leads_router
 
@@ -25,3 +26,4 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("", leads_router)
+api.add_router("", capture_router)

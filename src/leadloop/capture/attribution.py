@@ -88,9 +88,9 @@ def _site(host: str) -> str:
     return parts[-1] if parts else ""
 
 
-def _first(query: dict[str, list[str]], name: str) -> str:
+def _first(query: dict[str, list[str]], name: str, limit: int = 200) -> str:
     values = query.get(name) or [""]
-    return values[0].strip()[:200]
+    return values[0].strip()[:limit]
 
 
 def channel_for(*, source: str, medium: str) -> str:
@@ -129,7 +129,8 @@ def attribution_parse(
     `own_hosts` are the site's own host names: a referrer from them is navigation, not a source.
     """
     query = parse_qs(urlsplit(landing_page).query) if landing_page else {}
-    source, medium = _first(query, "utm_source"), _first(query, "utm_medium")
+    # Touch.source and Touch.medium hold 100 characters; campaign, term and content 200.
+    source, medium = _first(query, "utm_source", 100), _first(query, "utm_medium", 100)
     campaign, term, content = (
         _first(query, n) for n in ("utm_campaign", "utm_term", "utm_content")
     )
@@ -154,8 +155,8 @@ def attribution_parse(
         source, medium = "(direct)", "(none)"
     channel = Channel.DIRECT if source == "(direct)" else channel_for(source=source, medium=medium)
     return Attribution(
-        source=source,
-        medium=medium,
+        source=source[:100],
+        medium=medium[:100],
         campaign=campaign,
         term=term,
         content=content,

@@ -17,8 +17,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from leadloop.common.errors import LeadloopError
-from leadloop.leads.models import Company, Lead
+from leadloop.accounts.models import User
+from leadloop.common.errors import Conflict, LeadloopError
+from leadloop.leads.models import Company, DuplicateDismissal, Lead
 
 
 class EmailInvalid(LeadloopError):
@@ -114,6 +115,10 @@ class LeadIdentityMissing(LeadloopError):
     code = "lead_identity_missing"
 
 
+class LeadIdentityConflict(Conflict):
+    code = "lead_identity_conflict"
+
+
 class LeadNotFoundForUpdate(LeadloopError):
     code = "lead_not_found"
     status = 404
@@ -136,7 +141,8 @@ def lead_upsert(*, data: LeadData, update_only: bool = False) -> LeadUpsert:
 
     Empty values in `data` never erase stored ones; attributes merge key by key; consent is
     recorded once given. Raises LeadIdentityMissing, EmailInvalid, LeadNotFoundForUpdate (when
-    `update_only` and the lead is new). The new lead starts with no stage history: the caller
+    `update_only` and the lead is new), LeadIdentityConflict (the e-mail and the external id
+    name two different leads). The new lead starts with no stage history: the caller
     (a ``loop`` use case) records its entry into the lifecycle.
     """
     email = email_normalize(data.email) if data.email.strip() else ""
@@ -149,6 +155,14 @@ def lead_upsert(*, data: LeadData, update_only: bool = False) -> LeadUpsert:
             f"No lead with e-mail {email!r} or external id {external_id!r} to update.",
             loc=("email",) if email else ("external_id",),
         )
+    if lead is not None and external_id and lead.external_id is None:
+        holder = Lead.objects.filter(external_id=external_id).exclude(pk=lead.pk).first()
+        if holder is not None:
+            raise LeadIdentityConflict(
+                f"The e-mail {email!r} belongs to lead {lead.pk} but the external id "
+                f"{external_id!r} to lead {holder.pk}: merge the two leads first.",
+                loc=("external_id",),
+            )
     created = lead is None
     if lead is None:
         lead = Lead(email=email or None, external_id=external_id or None)
@@ -199,3 +213,35 @@ def lead_source_set(*, lead: Lead, source: str, detail: str = "") -> bool:
     if updated:
         lead.source, lead.source_detail = source, detail
     return bool(updated)
+
+
+# --- Duplicates --------------------------------------------------------------------------------
+
+
+class DuplicatePairInvalid(LeadloopError):
+    code = "duplicate_pair_invalid"
+
+
+@transaction.atomic
+def duplicate_dismiss(*, lead_ids: tuple[int, int], actor: User | None) -> DuplicateDismissal:
+    """Record that two leads are not one person, so they are no longer suggested as duplicates.
+
+    Idempotent: dismissing a dismissed pair returns the first record. Raises
+    DuplicatePairInvalid for a lead paired with itself or a lead that does not exist.
+    """
+    low, high = sorted(lead_ids)
+    if low == high:
+        raise DuplicatePairInvalid(
+            f"Lead {low} cannot be a duplicate of itself.", loc=("lead_ids",)
+        )
+    found = set(Lead.objects.filter(pk__in=(low, high)).values_list("pk", flat=True))
+    missing = [str(i) for i in (low, high) if i not in found]
+    if missing:
+        raise DuplicatePairInvalid(
+            f"No lead with id {' or '.join(missing)}; it may have been merged or erased.",
+            loc=("lead_ids",),
+        )
+    dismissal, _created = DuplicateDismissal.objects.get_or_create(
+        lead_low_id=low, lead_high_id=high, defaults={"actor": actor}
+    )
+    return dismissal

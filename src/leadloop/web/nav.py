@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from leadloop.accounts.models import Role, User
+from leadloop.loop.merge import MERGE_ROLES
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class NavItem:
 # (label, url name, icon, the url names that mark it active)
 _HOME_LABEL: dict[str, str] = {Role.SALES_REP: "Inbox"}
 _LEADS_PAGES = frozenset({"lead_list", "lead_detail"})
+_FORMS_PAGES = frozenset({"form_list", "form_new", "form_edit"})
+_DUPLICATES_PAGES = frozenset({"duplicate_list", "duplicate_compare"})
+_IMPORT_PAGES = frozenset({"import_list", "import_new", "import_detail"})
 
 
 def nav_for(user: User, current: str) -> list[NavItem]:
@@ -33,6 +37,20 @@ def nav_for(user: User, current: str) -> list[NavItem]:
         ),
         NavItem("Leads", reverse("web:lead_list"), "people", current in _LEADS_PAGES),
     ]
+    if user.role in MERGE_ROLES:
+        items.append(
+            NavItem(
+                "Duplicates",
+                reverse("web:duplicate_list"),
+                "merge",
+                current in _DUPLICATES_PAGES,
+            )
+        )
+    if user.role in (Role.MARKETING_OPS, Role.ADMIN) or user.is_superuser:
+        items.append(NavItem("Forms", reverse("web:form_list"), "form", current in _FORMS_PAGES))
+        items.append(
+            NavItem("Imports", reverse("web:import_list"), "upload", current in _IMPORT_PAGES)
+        )
     return items
 
 

@@ -12,7 +12,6 @@ from rich.table import Table
 from leadloop.demo.staff import DEMO_PASSWORD, demo_users_ensure
 
 
-
 class Command(BaseCommand):
     help = "Create (idempotently) one demo login per role and print them."
 

@@ -1,0 +1,222 @@
+"""Public form submissions per second under load, against a bare one-INSERT view (the floor).
+
+    .venv/bin/python benchmarks/form_capture.py [--connections 200] [--seconds 15] [--workers N]
+
+Starts gunicorn (N sync workers, default 2 x cores) on 127.0.0.1 with a fresh SQLite database
+(WAL) in a temporary LEADLOOP_DATA_DIR, or a fresh database beside DATABASE_URL's PostgreSQL
+(created and dropped here). `wrk` (apt-get install wrk) then posts JSON submissions, each with
+a new e-mail and the page URL's UTM, to ``/f/bench`` (lead_capture: lead, company, stage
+entry, touch) and, in the same run and server, to the floor: a bare Django view that reads the
+same body and does one INSERT (benchmarks/form_capture_urls.py). The rate limit is off
+(LEADLOOP_FORM_RATE_LIMIT=off). Prints requests/s, p99 latency and errors of both, then the
+harness's JSON line; goal: ratio ≥ 0.5 with p99 ≤ 250 ms and no errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _harness import machine, report  # noqa: E402
+
+GOAL = 0.5
+P99_MAX_MS = 250.0
+VENV_BIN = Path(sys.executable).parent
+
+LUA = r"""
+local counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function request()
+  counter = counter + 1
+  local body = string.format(
+    '{"fields":{"email":"p%d-%d@bench%d.example","first_name":"Ada","company":"Bench %d"},' ..
+    '"page_url":"https://www.acme.test/pricing?utm_source=linkedin&utm_medium=paid_social&utm_campaign=x",' ..
+    '"referrer":"https://www.linkedin.com/"}',
+    tid, counter, counter % 500, counter % 500)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+                                  ["Accept"] = "application/json"}, body)
+end
+"""
+
+
+@dataclass
+class Load:
+    rps: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _setup(env: dict[str, str]) -> str | None:
+    """Migrate a fresh database, create the form and the floor's table; PostgreSQL: its name."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    pg_name = None
+    if connection.vendor == "postgresql":
+        pg_name = f"leadloop_bench_{secrets.token_hex(4)}"
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{pg_name}"')
+        connection.close()
+        connection.settings_dict["NAME"] = pg_name
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG is off, as deployed
+    from form_capture_urls import FLOOR_TABLE
+
+    from leadloop.capture.models import Form
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {FLOOR_TABLE} (id {'bigserial' if pg_name else 'integer'} "
+            "PRIMARY KEY, email varchar(254) NOT NULL, created_at varchar(40) NOT NULL)"
+        )
+    Form.objects.create(
+        name="Benchmark",
+        slug="bench",
+        fields=[
+            {"name": "email", "label": "E-mail", "type": "email", "required": True,
+             "maps_to": "email", "choices": []},
+            {"name": "first_name", "label": "First name", "type": "text", "required": True,
+             "maps_to": "first_name", "choices": []},
+            {"name": "company", "label": "Company", "type": "text", "required": False,
+             "maps_to": "company_name", "choices": []},
+        ],
+    )  # fmt: skip
+    connection.close()
+    return pg_name
+
+
+def _wrk(url: str, *, connections: int, seconds: int, script: Path) -> Load:
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+         "--timeout", "10s", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    p99_raw = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    p99 = float(p99_raw[1]) * scale[p99_raw[2]]  # type: ignore[index]
+    total = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Load(rps=rps, p99_ms=p99, requests=total, errors=errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+
+    data_dir = tempfile.mkdtemp(prefix="leadloop-bench-forms-")
+    url = os.environ.get("DATABASE_URL", "")
+    postgres = url.startswith(("postgres://", "postgresql://", "pgsql://"))
+    env = {
+        "DJANGO_SETTINGS_MODULE": "form_capture_settings",
+        "LEADLOOP_DATA_DIR": data_dir,
+        "DATABASE_URL": url if postgres else "",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LEADLOOP_SSL_REDIRECT": "false",
+        "LEADLOOP_FORM_RATE_LIMIT": "off",
+        "LEADLOOP_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent / "src")]),
+    }
+    pg_name = _setup(env)
+    if pg_name:
+        base, _, _ = url.rpartition("/")
+        env["DATABASE_URL"] = f"{base}/{pg_name}"
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "leadloop.wsgi:application", "-b", f"127.0.0.1:{port}",
+         "-w", str(args.workers), "--backlog", "2048", "--log-level", "warning"],
+        env={**os.environ, **env},
+    )  # fmt: skip
+    script = Path(data_dir) / "post.lua"
+    script.write_text(LUA, encoding="utf-8")
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base_url}/f/bench", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        for path in ("/bench/floor", "/f/bench"):  # warm every worker up
+            _wrk(base_url + path, connections=args.connections, seconds=3, script=script)
+        floor = _wrk(base_url + "/bench/floor", connections=args.connections,
+                     seconds=args.seconds, script=script)  # fmt: skip
+        form = _wrk(base_url + "/f/bench", connections=args.connections,
+                    seconds=args.seconds, script=script)  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if pg_name:
+            from django.db import connection
+
+            connection.settings_dict["NAME"] = url.rpartition("/")[2]
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{pg_name}"')
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    from django.db import connection
+
+    print(f"machine: {machine()} database: {connection.vendor}")
+    print(
+        f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, {args.seconds} s each"
+    )
+    for name, load in (("form /f/bench", form), ("floor (one INSERT)", floor)):
+        print(
+            f"{name:>20}: {load.rps:8.1f} req/s  p99 {load.p99_ms:7.1f} ms  "
+            f"{load.requests} requests, {load.errors} errors"
+        )
+    ok = form.p99_ms <= P99_MAX_MS and form.errors == 0 and floor.errors == 0
+    print(f"p99 ≤ {P99_MAX_MS:.0f} ms and no errors: {'yes' if ok else 'no'}")
+    report(
+        benchmark=f"form_capture[{connection.vendor}]",
+        value=form.rps,
+        unit="submissions/s",
+        floor=floor.rps,
+        better="higher",
+        goal=GOAL,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""A form submission, read top to bottom.
+
+    values posted to /f/<slug> (hosted page, HTML post, or the embed's JSON)
+    → checked against the form's definition (every problem named by its field)
+    → the honeypot: filled means a bot; answer as if all went well and record nothing
+    → LeadData (identity fields, custom attributes, consent with its text and time)
+    → TouchInput (form fill, or content download when the form gates an offer; attribution
+      parsed from the URL and referrer of the page the form was posted from)
+    → ``loop.services.lead_capture``: the lead is created or updated and the touch recorded.
+
+A silent honeypot (HubSpot's way): a bot that learns it was caught only tries another way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from django.utils import timezone
+
+from leadloop.capture.attribution import attribution_parse
+from leadloop.capture.forms import (
+    ATTRIBUTE_PREFIX,
+    LEAD_TARGETS,
+    SUBMISSION_PREFIX,
+    FormField,
+    choice_split,
+)
+from leadloop.capture.models import Form, TouchKind
+from leadloop.capture.services import TouchInput
+from leadloop.common.errors import LeadloopError
+from leadloop.leads.services import EmailInvalid, LeadData, email_normalize
+from leadloop.loop.services import Captured, lead_capture
+
+HONEYPOT: Final = "website"
+CONSENT: Final = "consent"
+_TRUE: Final = frozenset({"on", "true", "1", "yes", "checked"})
+_PHONE: Final = re.compile(r"^\+?[0-9 ()./-]{5,40}$")
+_MAX_TEXT: Final = {"textarea": 5000}
+# Double-clicks and retries of the same values within this many seconds are one submission.
+DEDUPE_SECONDS: Final = 60
+_THANKS: Final = "Thank you! We have received your details."
+
+
+class SubmissionInvalid(LeadloopError):
+    """Posted values that do not fit the form; ``errors`` maps each field name to its message."""
+
+    code = "submission_invalid"
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        name, msg = next(iter(errors.items()))
+        super().__init__(msg, loc=("fields", name))
+        self.errors = dict(errors)
+
+
+@dataclass(frozen=True)
+class FormSubmitted:
+    captured: Captured | None  # None when the honeypot caught a bot
+    redirect: str
+    message: str
+
+
+def _value(values: Mapping[str, Any], name: str) -> Any:
+    value = values.get(name, "")
+    return "" if value is None else value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value).strip()
+
+
+def _checked(value: Any) -> bool:
+    return value is True or _text(value).lower() in _TRUE
+
+
+def _field_value(f: FormField, raw: Any) -> tuple[Any, str]:
+    """The clean value of one field, or ("", message) when it is wrong."""
+    kind, label = f["type"], f["label"]
+    if kind == "checkbox":
+        checked = _checked(raw)
+        return checked, ("" if checked or not f["required"] else f"Tick “{label}” to continue.")
+    text = _text(raw)
+    if not text:
+        return "", (f"Please fill in “{label}”." if f["required"] else "")
+    if len(text) > _MAX_TEXT.get(kind, 1000):
+        return "", f"“{label}” is longer than {_MAX_TEXT.get(kind, 1000)} characters."
+    if kind == "email":
+        try:
+            return email_normalize(text, loc=("fields", f["name"])), ""
+        except EmailInvalid:
+            return "", f"{text!r} is not an e-mail address."
+    if kind == "tel" and not _PHONE.match(text):
+        return "", f"{text!r} is not a phone number: use digits, spaces and + ( ) -."
+    if kind == "number":
+        try:
+            number = Decimal(text.replace(",", "."))
+        except InvalidOperation:
+            return "", f"“{label}” must be a number; {text!r} is not one."
+        if not number.is_finite():
+            return "", f"“{label}” must be a number; {text!r} is not one."
+        return (int(number) if number == number.to_integral_value() else float(number)), ""
+    if kind == "select":
+        allowed = {choice_split(c)[0] for c in f["choices"]}
+        if text not in allowed:
+            return "", f"Choose one of the options for “{label}”."
+    if f["maps_to"] == "country" and not re.fullmatch(r"[A-Za-z]{2}", text):
+        return "", f"“{label}”: use a two-letter country code such as DE, {text!r} is not one."
+    return (text.upper() if f["maps_to"] == "country" else text), ""
+
+
+def submission_clean(
+    *, form: Form, values: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The posted values that fit `form` (by field name) and the message of each that does not."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for f in form.fields:
+        value, error = _field_value(f, _value(values, f["name"]))
+        if error:
+            errors[f["name"]] = error
+        else:
+            clean[f["name"]] = value
+    if form.consent_text and form.consent_required and not _checked(_value(values, CONSENT)):
+        errors[CONSENT] = "Please give your consent to continue."
+    return clean, errors
+
+
+def _lead_data(form: Form, clean: Mapping[str, Any], *, consent: bool, at: datetime) -> LeadData:
+    lead: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    for f in form.fields:
+        target, value = f["maps_to"], clean.get(f["name"], "")
+        if value in ("", None):
+            continue
+        if target in LEAD_TARGETS:
+            lead[target] = str(value)
+        elif target.startswith(ATTRIBUTE_PREFIX):
+            attributes[target.removeprefix(ATTRIBUTE_PREFIX)] = value
+    if consent and form.consent_text:
+        lead.update(consent_text=form.consent_text, consent_at=at)
+    return LeadData(**lead, attributes=attributes)
+
+
+def _external_id(form: Form, email: str, clean: Mapping[str, Any], at: datetime) -> str:
+    digest = hashlib.sha256(
+        json.dumps([email, clean], sort_keys=True, default=str).encode()
+    ).hexdigest()[:24]
+    return f"{SUBMISSION_PREFIX}{form.pk}:{digest}:{int(at.timestamp()) // DEDUPE_SECONDS}"
+
+
+def form_submit(
+    *,
+    form: Form,
+    values: Mapping[str, Any],
+    page_url: str = "",
+    referrer: str = "",
+    at: datetime | None = None,
+) -> FormSubmitted:
+    """Check `values` against `form`, then capture the lead and record its touch, once.
+
+    `page_url` and `referrer` are those of the page the form was on: its UTM parameters
+    attribute the touch. Raises SubmissionInvalid naming every wrong field. A filled honeypot
+    returns the normal answer and records nothing. Identical values posted again within
+    DEDUPE_SECONDS add no second touch.
+    """
+    done = FormSubmitted(
+        captured=None, redirect=form.redirect_url, message=form.thank_you_message or _THANKS
+    )
+    if _text(_value(values, HONEYPOT)):
+        return done
+    clean, errors = submission_clean(form=form, values=values)
+    if errors:
+        raise SubmissionInvalid(errors)
+    at = at or timezone.now()
+    consent = bool(form.consent_text) and _checked(_value(values, CONSENT))
+    data = _lead_data(form, clean, consent=consent, at=at)
+    identity = {f["name"] for f in form.fields if f["maps_to"] in LEAD_TARGETS}
+    page_host = urlsplit(page_url).hostname or ""
+    touch = TouchInput(
+        kind=TouchKind.CONTENT_DOWNLOAD if form.content_offer_id else TouchKind.FORM_FILL,
+        occurred_at=at,
+        attribution=attribution_parse(
+            landing_page=page_url[:2000],
+            referrer=referrer[:2000],
+            own_hosts=(page_host,) if page_host else (),
+        ),
+        campaign=form.campaign,
+        content_offer=form.content_offer,
+        properties={
+            "form": form.slug,
+            "form_id": form.pk,
+            "fields": {k: v for k, v in clean.items() if k not in identity},
+            **({"consent": True} if consent else {}),
+        },
+        external_id=_external_id(form, data.email, clean, at),
+    )
+    captured = lead_capture(data=data, touch=touch, rule=f"form {form.slug}")
+    return FormSubmitted(captured=captured, redirect=done.redirect, message=done.message)
