@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "leadloop.leads",
     "leadloop.content",
     "leadloop.capture",
+    "leadloop.scoring",
     "leadloop.lifecycle",
     "leadloop.loop",
     "leadloop.api",
