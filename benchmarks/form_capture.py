@@ -1,6 +1,7 @@
 """Public form submissions per second under load, against a bare one-INSERT view (the floor).
 
     .venv/bin/python benchmarks/form_capture.py [--connections 200] [--seconds 15] [--workers N]
+                                                [--rounds 3]
 
 Starts gunicorn (N sync workers, default 2 x cores) on 127.0.0.1 with a fresh SQLite database
 (WAL) in a temporary LEADLOOP_DATA_DIR, or a fresh database beside DATABASE_URL's PostgreSQL
@@ -8,8 +9,10 @@ Starts gunicorn (N sync workers, default 2 x cores) on 127.0.0.1 with a fresh SQ
 a new e-mail and the page URL's UTM, to ``/f/bench`` (lead_capture: lead, company, stage
 entry, touch) and, in the same run and server, to the floor: a bare Django view that reads the
 same body and does one INSERT (benchmarks/form_capture_urls.py). The rate limit is off
-(LEADLOOP_FORM_RATE_LIMIT=off). Prints requests/s, p99 latency and errors of both, then the
-harness's JSON line; goal: ratio ≥ 0.5 with p99 ≤ 250 ms and no errors.
+(LEADLOOP_FORM_RATE_LIMIT=off). Floor and form take turns, `--rounds` times (the order
+alternating), so both see the same share of a shared machine's load; each figure is the
+median of its rounds (min-max printed beside it). Prints requests/s, p99 latency and errors of
+both, then the harness's JSON line; goal: ratio ≥ 0.5 with p99 ≤ 250 ms and no errors.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import re
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,11 +138,22 @@ def _wrk(url: str, *, connections: int, seconds: int, script: Path) -> Load:
     return Load(rps=rps, p99_ms=p99, requests=total, errors=errors)
 
 
+def _median(loads: list[Load]) -> Load:
+    """Median requests/s and p99 of the rounds; requests and errors summed."""
+    return Load(
+        rps=statistics.median(x.rps for x in loads),
+        p99_ms=statistics.median(x.p99_ms for x in loads),
+        requests=sum(x.requests for x in loads),
+        errors=sum(x.errors for x in loads),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -180,10 +195,11 @@ def main() -> None:
                 time.sleep(0.2)
         for path in ("/bench/floor", "/f/bench"):  # warm every worker up
             _wrk(base_url + path, connections=args.connections, seconds=3, script=script)
-        floor = _wrk(base_url + "/bench/floor", connections=args.connections,
-                     seconds=args.seconds, script=script)  # fmt: skip
-        form = _wrk(base_url + "/f/bench", connections=args.connections,
-                    seconds=args.seconds, script=script)  # fmt: skip
+        runs: dict[str, list[Load]] = {"/bench/floor": [], "/f/bench": []}
+        for round_ in range(args.rounds):
+            for path in sorted(runs, reverse=round_ % 2 == 1):
+                runs[path].append(_wrk(base_url + path, connections=args.connections,
+                                       seconds=args.seconds, script=script))  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -199,13 +215,22 @@ def main() -> None:
 
     print(f"machine: {machine()} database: {connection.vendor}")
     print(
-        f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, {args.seconds} s each"
+        f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, "
+        f"{args.rounds} rounds of {args.seconds} s each, medians (min-max)"
     )
-    for name, load in (("form /f/bench", form), ("floor (one INSERT)", floor)):
+    floor, form = _median(runs["/bench/floor"]), _median(runs["/f/bench"])
+    for name, load, loads in (
+        ("form /f/bench", form, runs["/f/bench"]),
+        ("floor (one INSERT)", floor, runs["/bench/floor"]),
+    ):
+        rps, p99 = [x.rps for x in loads], [x.p99_ms for x in loads]
         print(
-            f"{name:>20}: {load.rps:8.1f} req/s  p99 {load.p99_ms:7.1f} ms  "
+            f"{name:>20}: {load.rps:8.1f} req/s ({min(rps):.1f}-{max(rps):.1f})  "
+            f"p99 {load.p99_ms:7.1f} ms ({min(p99):.0f}-{max(p99):.0f})  "
             f"{load.requests} requests, {load.errors} errors"
         )
+    ratios = [a.rps / b.rps for a, b in zip(runs["/f/bench"], runs["/bench/floor"], strict=True)]
+    print("ratio per round: " + ", ".join(f"{r:.3f}" for r in ratios))
     ok = form.p99_ms <= P99_MAX_MS and form.errors == 0 and floor.errors == 0
     print(f"p99 ≤ {P99_MAX_MS:.0f} ms and no errors: {'yes' if ok else 'no'}")
     report(

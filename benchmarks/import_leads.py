@@ -1,6 +1,6 @@
 """CSV import rate (rows/s) and peak memory against a raw ``executemany`` of the same leads.
 
-    .venv/bin/python benchmarks/import_leads.py [--rows 1000000] [--seed 1]
+    .venv/bin/python benchmarks/import_leads.py [--rows 1000000] [--seed 1] [--batch N]
 
 Generates a CSV of `rows` leads in a temporary directory (names, e-mail, company and web
 site, country, title, phone, created date, source, two custom attributes; a tenth of the
@@ -10,7 +10,8 @@ validate, dedupe, resolve companies, create leads and their lifecycle entry, com
 batch). Its wall time gives the rate; its ``ru_maxrss`` the peak memory. The floor: the
 leads it wrote are read back, deleted, and inserted again with one ``executemany`` into the
 same ``leads_lead`` table with the same indexes, in one transaction. Prints the details, then
-the harness's JSON line (ratio goal ≥ 0.25; peak memory must stay ≤ 300 MB).
+the harness's JSON line (ratio goal ≥ 0.25; peak memory must stay ≤ 300 MB). ``--batch``
+passes rows per transaction to the command (default: the command's own default).
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch", type=int, help="rows per transaction (the command's --batch)")
     args = parser.parse_args()
     root = Path(__file__).resolve().parents[1]
     work = Path(tempfile.mkdtemp(prefix="leadloop-import-bench-"))
@@ -148,6 +150,8 @@ def main() -> None:
     manage = [sys.executable, str(root / "src" / "leadloop" / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
     command = [*manage, "import", "leads", str(csv_path), "--mapping", str(mapping_path)]
+    if args.batch:
+        command += ["--batch", str(args.batch)]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -158,6 +162,7 @@ def main() -> None:
     details: dict[str, Any] = {
         "machine": machine(),
         "rows": args.rows,
+        "batch": args.batch or "command default",
         "csv_mb": round(csv_path.stat().st_size / 2**20, 1),
         "generate_s": round(gen.seconds, 1),
         "import_s": round(seconds, 1),

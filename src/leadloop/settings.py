@@ -195,6 +195,11 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "leadloop@localhost")
 # API pagination
 LEADLOOP_API_PAGE_SIZE = env_int("LEADLOOP_API_PAGE_SIZE", 50, minimum=1)
 
+# Scoring thresholds until the agreement sets them: a lead "qualifies" with at least this fit
+# grade and at least this engagement (0-100).
+LEADLOOP_QUALIFY_FIT = env_choice("LEADLOOP_QUALIFY_FIT", "B", ("A", "B", "C", "D"))
+LEADLOOP_QUALIFY_ENGAGEMENT = env_int("LEADLOOP_QUALIFY_ENGAGEMENT", 40, minimum=0)
+
 # Security: on when DEBUG is off; each can be turned off behind a TLS-terminating proxy.
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("LEADLOOP_SSL_REDIRECT", True)

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from leadloop.accounts.models import Role, TeamKind, User
 from leadloop.demo.staff import DEMO_PASSWORD
 from leadloop.leads.models import Lead
+from leadloop.scoring.models import FitRuleSet, LeadScore
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +106,11 @@ def test_demo_users_prints_the_address_the_server_will_use():
     output = _run("demo_users", "--url", "http://127.0.0.1:8799/")
 
     assert "Sign in at http://127.0.0.1:8799/" in output
+
+
+def test_the_demo_comes_with_default_rules_and_scored_leads():
+    _run("demo", "--leads", "40", "--seed", "3")
+
+    assert LeadScore.objects.count() == Lead.objects.count() == 40
+    assert FitRuleSet.objects.filter(is_active=True).exists()
+    assert LeadScore.objects.filter(fit_score__gt=0).exists()

@@ -92,7 +92,7 @@ EXPECTED = {
     "marketing_ops": (
         "Marketing overview",
         "New leads and MQLs by source this month",
-        ["Dashboard", "Leads", "Duplicates", "Forms", "Imports"],
+        ["Dashboard", "Leads", "Duplicates", "Forms", "Imports", "Scoring", "Predictive model"],
     ),
     "sales_rep": ("Your inbox", "Your open leads", ["Inbox", "Leads"]),
     "sales_manager": (
@@ -103,7 +103,7 @@ EXPECTED = {
     "revenue_leader": (
         "Revenue overview",
         "How far this quarter's MQLs got",
-        ["Dashboard", "Leads"],
+        ["Dashboard", "Leads", "Predictive model"],
     ),
 }
 
@@ -124,8 +124,8 @@ def test_each_role_sees_its_dashboard_and_finds_a_lead_with_slash(browser, live_
         assert (
             page.get_by_role("navigation", name="Main")
             .locator(".sidenav__list")
-            .first.inner_text()
-            .split()
+            .first.locator(".sidenav__link")
+            .all_inner_texts()
             == nav
         )
         assert page.locator('[data-figure="mqls-this-week"]').inner_text() == "7"

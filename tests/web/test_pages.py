@@ -62,9 +62,18 @@ def test_signing_out_takes_a_post_and_returns_to_sign_in(client):
         (Role.SALES_MANAGER, ["Dashboard", "Leads", "Duplicates", "API tokens"]),
         (
             Role.MARKETING_OPS,
-            ["Dashboard", "Leads", "Duplicates", "Forms", "Imports", "API tokens"],
+            [
+                "Dashboard",
+                "Leads",
+                "Duplicates",
+                "Forms",
+                "Imports",
+                "Scoring",
+                "Predictive model",
+                "API tokens",
+            ],
         ),
-        (Role.REVENUE_LEADER, ["Dashboard", "Leads", "API tokens"]),
+        (Role.REVENUE_LEADER, ["Dashboard", "Leads", "Predictive model", "API tokens"]),
     ],
 )
 def test_the_navigation_follows_the_role_and_every_link_works(client, role, links):

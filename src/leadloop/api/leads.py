@@ -21,6 +21,13 @@ from leadloop.leads.models import Lead, Seniority, Stage
 from leadloop.leads.selectors import LeadFilters, lead_get, lead_list
 from leadloop.lifecycle.models import StageChange
 from leadloop.lifecycle.selectors import stage_history, touch_history
+from leadloop.scoring.models import LeadScore
+from leadloop.scoring.selectors import (
+    LeadScores,
+    engagement_current,
+    lead_scores,
+    score_history,
+)
 
 router = Router(tags=["leads"])
 
@@ -44,6 +51,9 @@ class LeadListParams(Schema):
         None, description="Created before this ISO 8601 time (no offset: UTC)."
     )
     q: str = Field("", description="Words to find in name, e-mail, company name or domain.")
+    qualifies: bool | None = Field(
+        None, description="Only leads whose scores meet (true) or miss (false) the thresholds."
+    )
     cursor: str | None = Field(
         None, description="The `next_cursor` of the previous page; leave out for the first."
     )
@@ -66,6 +76,7 @@ class LeadListParams(Schema):
             source=self.source,
             created_from=self.created_after,
             created_to=self.created_before,
+            qualifies=self.qualifies,
         )
 
 
@@ -121,6 +132,71 @@ class LeadOut(Schema):
     source_detail: str
     created_at: dt.datetime
     updated_at: dt.datetime
+    fit_score: int | None = Field(None, description="0-100; null: not scored yet.")
+    fit_grade: str | None = Field(None, description="A-D; null: not scored yet.")
+    engagement_score: int | None = Field(
+        None, description="0-100 as of the last scoring (it decays between touches)."
+    )
+    predicted_probability: float | None = Field(None, description="Null: no model yet.")
+
+    @staticmethod
+    def resolve_fit_score(obj: Lead) -> int | None:
+        score = _cached_score(obj)
+        return score.fit_score if score else None
+
+    @staticmethod
+    def resolve_fit_grade(obj: Lead) -> str | None:
+        score = _cached_score(obj)
+        return score.fit_grade if score else None
+
+    @staticmethod
+    def resolve_engagement_score(obj: Lead) -> int | None:
+        score = _cached_score(obj)
+        return engagement_current(score) if score else None
+
+    @staticmethod
+    def resolve_predicted_probability(obj: Lead) -> float | None:
+        score = _cached_score(obj)
+        return score.predicted_probability if score else None
+
+
+def _cached_score(obj: Lead) -> LeadScore | None:
+    """The score loaded with the lead (``select_related("score")``); never a query."""
+    cached = obj._state.fields_cache.get("score")
+    return cached if isinstance(cached, LeadScore) else None
+
+
+class ReasonOut(Schema):
+    points: int
+    text: str
+
+
+class ScoresOut(Schema):
+    """The lead's three scores, each with its top reasons and what would move it."""
+
+    scored: bool
+    fit_score: int
+    fit_grade: str
+    fit_version: int | None
+    fit_reasons: list[ReasonOut]
+    fit_moves: list[ReasonOut]
+    engagement_score: int
+    engagement_version: int | None
+    engagement_reasons: list[ReasonOut]
+    engagement_moves: list[ReasonOut]
+    last_touch_at: dt.datetime | None
+    predicted_probability: float | None
+    predicted_version: int | None
+    predicted_reasons: list[ReasonOut]
+    qualifies: bool
+
+
+class ScorePointOut(Schema):
+    at: dt.datetime
+    fit: int
+    engagement: int
+    predicted: int | None
+    cause: str
 
 
 class LeadPageOut(Schema):
@@ -213,6 +289,8 @@ class LeadDetailOut(LeadOut):
     touch_count: int
     touches: list[TouchOut]
     stage_history: list[StageChangeOut]
+    scores: ScoresOut
+    score_history: list[ScorePointOut]
 
     @classmethod
     def build(
@@ -222,9 +300,16 @@ class LeadDetailOut(LeadOut):
         touches: Sequence[Touch],
         touch_count: int,
         history: Sequence[StageChange],
+        scores: LeadScores | None = None,
     ) -> LeadDetailOut:
         # One validation pass over the rows: resolvers must not run on already built schemas.
-        context = {"touches": touches, "touch_count": touch_count, "history": history}
+        context = {
+            "touches": touches,
+            "touch_count": touch_count,
+            "history": history,
+            "scores": scores or lead_scores(lead=lead),
+            "score_history": [p.__dict__ for p in score_history(lead_id=lead.pk)],
+        }
         return cls.model_validate(lead, context=context)
 
     @staticmethod
@@ -247,6 +332,42 @@ class LeadDetailOut(LeadOut):
     def resolve_stage_history(obj: Lead, context: dict[str, Any]) -> Sequence[StageChange]:
         return context["history"]
 
+    @staticmethod
+    def resolve_scores(obj: Lead, context: dict[str, Any]) -> LeadScores:
+        return context["scores"]
+
+    @staticmethod
+    def resolve_fit_score(  # type: ignore[override]  # ninja passes the context
+        obj: Lead, context: dict[str, Any]
+    ) -> int | None:
+        scores: LeadScores = context["scores"]
+        return scores.fit_score if scores.scored else None
+
+    @staticmethod
+    def resolve_fit_grade(  # type: ignore[override]  # ninja passes the context
+        obj: Lead, context: dict[str, Any]
+    ) -> str | None:
+        scores: LeadScores = context["scores"]
+        return scores.fit_grade if scores.scored else None
+
+    @staticmethod
+    def resolve_engagement_score(  # type: ignore[override]  # ninja passes the context
+        obj: Lead, context: dict[str, Any]
+    ) -> int | None:
+        scores: LeadScores = context["scores"]
+        return scores.engagement_score if scores.scored else None
+
+    @staticmethod
+    def resolve_predicted_probability(  # type: ignore[override]  # ninja passes the context
+        obj: Lead, context: dict[str, Any]
+    ) -> float | None:
+        scores: LeadScores = context["scores"]
+        return scores.predicted_probability
+
+    @staticmethod
+    def resolve_score_history(obj: Lead, context: dict[str, Any]) -> list[dict[str, Any]]:
+        return context["score_history"]
+
 
 # --- Endpoints --------------------------------------------------------------------------------
 
@@ -262,7 +383,7 @@ class LeadDetailOut(LeadOut):
 def lead_list_endpoint(request: HttpRequest, params: Query[LeadListParams]) -> LeadPageOut:
     limit = params.limit or settings.LEADLOOP_API_PAGE_SIZE
     page = keyset_page(
-        lead_list(filters=params.to_filters()),
+        lead_list(filters=params.to_filters()).select_related("score"),
         cursor=params.cursor,
         limit=limit,
         field="created_at",

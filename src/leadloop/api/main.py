@@ -10,6 +10,7 @@ from ninja import NinjaAPI, Swagger
 from leadloop.api.capture import router as capture_router
 from leadloop.api.errors import install_error_handlers
 from leadloop.api.leads import router as leads_router
+from leadloop.api.scoring import router as scoring_router
 
 api = NinjaAPI(
     title="Leadloop API",
@@ -27,3 +28,4 @@ install_error_handlers(api)
 
 api.add_router("", leads_router)
 api.add_router("", capture_router)
+api.add_router("", scoring_router)

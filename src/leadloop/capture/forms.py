@@ -356,8 +356,12 @@ def form_get(*, form_id: int) -> Form:
 
 
 def form_get_public(*, slug: str) -> Form:
-    """The active form served at /f/<slug>; raises NotFound for an unknown or inactive one."""
-    form = Form.objects.select_related("content_offer", "campaign").filter(slug=slug).first()
+    """The active form served at /f/<slug>; raises NotFound for an unknown or inactive one.
+
+    Its content offer and campaign load when used, and only when it has them: most forms have
+    neither, and the join costs more to build than the form's own query (this runs on every
+    public submission)."""
+    form = Form.objects.filter(slug=slug).first()
     if form is None or not form.is_active:
         raise NotFound(f"No form {slug!r}.")
     return form
@@ -399,17 +403,24 @@ def submission_throttle(
     A fixed window in Django's cache, shared by every web process (the database cache by
     default). On the database cache the increment is a read then a write, so two processes
     racing may both count the same number: a burst can pass the limit by a little, which is
-    fine for keeping spam bots out; the Redis cache increments atomically.
+    fine for keeping spam bots out; the Redis cache increments atomically. The counter is
+    incremented first and only created when missing: one increment per submission (a read
+    and a write on the database cache, one round trip on Redis), two for a window's first.
     """
     now = time.time() if now is None else now
     bucket = int(now // window)
     key = f"leadloop:form-rate:{form_id}:{client}:{bucket}"
-    cache.add(key, 0, timeout=window + 5)
     try:
         count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 5)
-        count = 1
+    except ValueError:  # the window's first submission (or its counter expired)
+        if cache.add(key, 1, timeout=window + 5):
+            count = 1
+        else:  # another process created it meanwhile
+            try:
+                count = cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, timeout=window + 5)
+                count = 1
     if count > limit:
         return max(1, int((bucket + 1) * window - now + 0.999))
     return None

@@ -19,7 +19,7 @@ from leadloop.capture.models import Campaign, Touch
 from leadloop.common.errors import LeadloopError
 from leadloop.content.models import ContentOffer
 from leadloop.leads.models import Lead
-from leadloop.leads.services import lead_source_set
+from leadloop.leads.services import lead_source_clear, lead_source_set
 
 
 class TouchInvalid(LeadloopError):
@@ -66,20 +66,21 @@ def touch_external_id(*, lead_id: int, data: TouchInput) -> str:
     return f"h:{digest[:40]}"
 
 
-def touch_record(*, lead: Lead, data: TouchInput) -> TouchRecorded:
-    """Record one touch of `lead`, once; set the lead's first-touch source when it has none."""
+def _aware(data: TouchInput) -> None:
     if data.occurred_at.tzinfo is None:
         raise TouchInvalid("occurred_at needs a time zone (an aware time).", loc=("occurred_at",))
-    external_id = touch_external_id(lead_id=lead.pk, data=data)
-    existing = Touch.objects.filter(external_id=external_id).first()
-    if existing is not None:
-        return TouchRecorded(touch=existing, created=False)
+
+
+def touch_prepare(*, data: TouchInput) -> Touch:
+    """The touch `data` describes, unsaved and without its lead: checked, its campaign found
+    (the given one, else the one whose slug is the utm_campaign: one query), its channel
+    derived. Raises TouchInvalid."""
+    _aware(data)
     a = data.attribution
     campaign = data.campaign
     if campaign is None and a.campaign:
         campaign = Campaign.objects.filter(slug=a.campaign.lower()).first()
-    touch = Touch(
-        lead=lead,
+    return Touch(
         kind=data.kind,
         channel=data.channel or (campaign.channel if campaign and not a.source else a.channel),
         source=a.source,
@@ -93,13 +94,43 @@ def touch_record(*, lead: Lead, data: TouchInput) -> TouchRecorded:
         content_offer=data.content_offer,
         occurred_at=data.occurred_at,
         properties=data.properties,
-        external_id=external_id,
     )
+
+
+def touch_first_source(touch: Touch) -> tuple[str, str]:
+    """The first-touch source a lead gets from `touch`: its channel, and the campaign's name
+    (else the UTM source) as the detail."""
+    return touch.channel, touch.campaign.name if touch.campaign else touch.source
+
+
+def touch_record(
+    *, lead: Lead, data: TouchInput, prepared: Touch | None = None, lead_new: bool = False
+) -> TouchRecorded:
+    """Record one touch of `lead`, once; set the lead's first-touch source when it has none.
+
+    `prepared` is ``touch_prepare(data=data)`` when the caller has made it already. `lead_new`
+    says `lead` was inserted in this transaction, with the first-touch source of `prepared`
+    (``touch_first_source``) in its row: a new lead has no touches, so the touch is inserted
+    without looking it up first; should a caller's external id be taken already, the touch
+    found is answered as before and the lead's source is cleared again.
+    """
+    _aware(data)
+    external_id = touch_external_id(lead_id=lead.pk, data=data)
+    if not lead_new:
+        existing = Touch.objects.filter(external_id=external_id).first()
+        if existing is not None:
+            return TouchRecorded(touch=existing, created=False)
+    touch = prepared if prepared is not None else touch_prepare(data=data)
+    touch.lead, touch.external_id = lead, external_id
     try:
         with transaction.atomic():
-            touch.save()
+            touch.save(force_insert=True)
     except IntegrityError:
-        # Another request recorded the same touch between the lookup and the insert.
+        # Recorded before: by another request between the look-up and the insert, or, for a
+        # new lead, under a caller's external id that another lead's touch carries.
+        if lead_new and lead.source:
+            lead_source_clear(lead=lead)
         return TouchRecorded(touch=Touch.objects.get(external_id=external_id), created=False)
-    lead_source_set(lead=lead, source=touch.channel, detail=campaign.name if campaign else a.source)
+    source, detail = touch_first_source(touch)
+    lead_source_set(lead=lead, source=source, detail=detail)
     return TouchRecorded(touch=touch, created=True)

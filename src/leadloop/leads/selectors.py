@@ -28,6 +28,7 @@ class LeadFilters:
     source: str = ""
     created_from: dt.datetime | None = None  # inclusive
     created_to: dt.datetime | None = None  # exclusive
+    qualifies: bool | None = None  # scoring's thresholds met (LeadScore.qualifies)
 
 
 def lead_list(*, filters: LeadFilters) -> QuerySet[Lead]:
@@ -54,6 +55,8 @@ def lead_list(*, filters: LeadFilters) -> QuerySet[Lead]:
         leads = leads.filter(created_at__gte=filters.created_from)
     if filters.created_to:
         leads = leads.filter(created_at__lt=filters.created_to)
+    if filters.qualifies is not None:
+        leads = leads.filter(score__qualifies=filters.qualifies)
     return leads.order_by("-created_at", "-id")
 
 

@@ -280,11 +280,42 @@ def lead_enter(
     lead = Lead.objects.select_for_update().get(pk=lead_id)
     if lead.stage_changed_at is not None or StageChange.objects.filter(lead_id=lead_id).exists():
         return None
+    change, fields = _entry_stamp(lead, stage=stage, actor=actor, rule=rule, at=at)
+    change.save()
+    lead.save(update_fields=[*fields, "updated_at"])
+    return change
+
+
+def lead_entry_stamp(
+    lead: Lead,
+    *,
+    stage: Stage = Stage.LEAD,
+    actor: User | None = None,
+    rule: str = "capture",
+    at: datetime | None = None,
+) -> StageChange:
+    """``lead_enter`` for a new lead before its INSERT: stamp the unsaved `lead`'s stage columns
+    in memory and return its entry StageChange, unsaved.
+
+    The caller inserts the lead with those columns, then saves the change, in one transaction:
+    two INSERTs where ``lead_enter`` needs a locking read, a check, an INSERT and an UPDATE. A
+    lead that is not saved yet has no history to check. Raises TransitionNotAllowed for any
+    first stage other than subscriber or lead.
+    """
+    if lead.pk is not None:
+        raise ValueError("lead_entry_stamp is for a lead not inserted yet; use lead_enter.")
+    change, _fields = _entry_stamp(lead, stage=stage, actor=actor, rule=rule, at=at)
+    return change
+
+
+def _entry_stamp(
+    lead: Lead, *, stage: Stage, actor: User | None, rule: str, at: datetime | None
+) -> tuple[StageChange, list[str]]:
     if stage not in _ENTRY_STAGES:
         raise TransitionNotAllowed(lead=lead, to=stage)
     when = at or timezone.now()
     fields = stamp_fields(lead, stage, when)
-    change = StageChange.objects.create(
+    change = StageChange(
         lead=lead,
         from_stage="",
         to_stage=stage,
@@ -293,5 +324,4 @@ def lead_enter(
         cycle=lead.cycle,
         at=when,
     )
-    lead.save(update_fields=[*fields, "updated_at"])
-    return change
+    return change, fields

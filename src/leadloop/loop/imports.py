@@ -22,12 +22,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from operator import attrgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
 from django.db import connection, models, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.base import ModelState
 from django.utils import timezone
 
@@ -40,12 +40,13 @@ from leadloop.capture.models import ImportJob, ImportRejection, ImportStatus
 from leadloop.leads.models import AttributeDefinition, AttributeType, Company, Lead, Stage
 from leadloop.leads.services import LEAD_FIELDS, domain_normalize, is_free_mail
 from leadloop.lifecycle.models import StageChange
-from leadloop.lifecycle.services import HistoryStep, stage_history_apply
+from leadloop.lifecycle.services import HistoryInvalid, HistoryStep, stamp_fields
 
-BATCH_ROWS: Final = 1000
+BATCH_ROWS: Final = 5000  # rows per transaction; see docs/benchmarks.md, import_leads
 RULE: Final = "import"
 _ENTRY: Final = frozenset({Stage.SUBSCRIBER, Stage.LEAD})
 _ORDER: Final = {s: i for i, s in enumerate(Stage.values)}
+_LEAD_FIELDS: Final = frozenset(LEAD_FIELDS)
 _MAX_CHOICES: Final = 500
 
 Progress = Callable[[ImportJob], None]
@@ -55,11 +56,12 @@ class _DryRun(Exception):
     """Raised inside a dry run's batch transaction to roll its writes back."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Track:
     """A lead of the batch with what this batch does to it."""
 
     lead: Lead
+    new: bool  # not in the database before this batch
     stage: Stage | None
     last: datetime | None
     steps: list[HistoryStep] = field(default_factory=list)
@@ -253,10 +255,11 @@ class _Writer:
     def _leads(self, batch: _Batch) -> tuple[int, int]:
         rows = batch.rows
         by_email, by_ext = self._find(rows)
-        companies = self._companies(rows, by_email, by_ext)
+        domains = [domain_normalize(row.domain or row.email) for row in rows]
+        companies = self._companies(rows, domains)
         tracks: dict[int, _Track] = {}
         created = updated = 0
-        for row in rows:
+        for row, domain in zip(rows, domains, strict=True):
             lead = (by_email.get(row.email) if row.email else None) or (
                 by_ext.get(row.external_id) if row.external_id else None
             )
@@ -302,39 +305,69 @@ class _Writer:
                 by_ext[row.external_id] = lead
             track = tracks.get(id(lead))
             if track is None:
-                current = Stage(lead.stage) if lead.pk else None
-                track = tracks[id(lead)] = _Track(lead, current, lead.stage_changed_at)
-            self._apply(track, row, companies)
+                new = lead.pk is None
+                current = None if new else Stage(lead.stage)
+                track = tracks[id(lead)] = _Track(lead, new, current, lead.stage_changed_at)
+            self._apply(track, row, companies.get(domain))
             track.steps.extend(self._steps(track, row))
         self._save(tracks.values())
         return created, updated
 
     def _find(self, rows: list[ImportRow]) -> tuple[dict[str, Lead], dict[str, Lead]]:
-        """The batch's known leads by e-mail and by external id, in one query."""
-        emails = {r.email for r in rows if r.email}
-        ids = {r.external_id for r in rows if r.external_id}
-        found = Lead.objects.filter(Q(email__in=emails) | Q(external_id__in=ids))
+        """The batch's known leads by e-mail and by external id.
+
+        Which leads are known is asked in plain SQL (the ORM prepares each of a thousand
+        parameters); only the known ones, none in a first import, are loaded as models.
+        """
+        emails = list({r.email for r in rows if r.email})
+        ids = list({r.external_id for r in rows if r.external_id})
+        quote = connection.ops.quote_name
+        pks: list[int] = []
+        with connection.cursor() as cursor:
+            for some_emails, some_ids in _chunks(emails, ids):
+                where = [
+                    f"{quote(column)} IN ({', '.join(['%s'] * len(values))})"
+                    for column, values in (("email", some_emails), ("external_id", some_ids))
+                    if values
+                ]
+                cursor.execute(
+                    f"SELECT {quote('id')} FROM {quote(Lead._meta.db_table)}"
+                    f" WHERE {' OR '.join(where)}",
+                    [*some_emails, *some_ids],
+                )
+                pks.extend(pk for (pk,) in cursor.fetchall())
         by_email: dict[str, Lead] = {}
         by_ext: dict[str, Lead] = {}
-        for lead in found:
-            if lead.email:
-                by_email[lead.email] = lead
-            if lead.external_id:
-                by_ext[lead.external_id] = lead
+        for start in range(0, len(pks), _IN_CHUNK):
+            for lead in Lead.objects.filter(pk__in=pks[start : start + _IN_CHUNK]):
+                if lead.email:
+                    by_email[lead.email] = lead
+                if lead.external_id:
+                    by_ext[lead.external_id] = lead
         return by_email, by_ext
 
-    def _companies(
-        self, rows: list[ImportRow], by_email: dict[str, Lead], by_ext: dict[str, Lead]
-    ) -> dict[str, Company]:
-        """The companies the batch's rows name (as ``company_resolve``), created when new."""
+    def _companies(self, rows: list[ImportRow], domains: list[str]) -> dict[str, Company]:
+        """The companies the batch's rows name (as ``company_resolve``), created when new.
+
+        `domains` are the rows' ``domain_normalize(row.domain or row.email)``.
+        """
         names: dict[str, str] = {}
-        for row in rows:
-            candidate = domain_normalize(row.domain or row.email)
-            if candidate and "." in candidate and not is_free_mail(candidate):
+        free: dict[str, bool] = {}
+        for row, candidate in zip(rows, domains, strict=True):
+            if not candidate or "." not in candidate:
+                continue
+            is_free = free.get(candidate)
+            if is_free is None:
+                is_free = free[candidate] = is_free_mail(candidate)
+            if not is_free:
                 names[candidate] = names.get(candidate) or row.company.strip()
         if not names:
             return {}
-        known = {c.domain: c for c in Company.objects.filter(domain__in=names)}
+        known: dict[str, Company] = {}
+        domain_list = list(names)
+        for start in range(0, len(domain_list), _IN_CHUNK):
+            some = domain_list[start : start + _IN_CHUNK]
+            known.update((c.domain, c) for c in Company.objects.filter(domain__in=some))
         new = [Company(domain=d, name=n or d) for d, n in names.items() if d not in known]
         for company in Company.objects.bulk_create(new):
             known[company.domain] = company
@@ -345,26 +378,23 @@ class _Writer:
             Company.objects.bulk_update(renamed, ["name"])
         return known
 
-    def _apply(self, track: _Track, row: ImportRow, companies: dict[str, Company]) -> None:
+    def _apply(self, track: _Track, row: ImportRow, company: Company | None) -> None:
         """``leads.services._lead_apply`` for one row, in memory: empty never erases."""
         lead, changed = track.lead, track.changed
-
-        def put(name: str, value: object) -> None:
-            if value not in ("", None) and getattr(lead, name) != value:
-                setattr(lead, name, value)
+        values = lead.__dict__  # plain columns: no descriptor between us and the values
+        if lead.email is None and row.email:
+            lead.email = row.email
+            changed.add("email")
+        if lead.external_id is None and row.external_id:
+            lead.external_id = row.external_id
+            changed.add("external_id")
+        for name, value in row.values.items():
+            if name in _LEAD_FIELDS and value and values[name] != value:
+                values[name] = value
                 changed.add(name)
-
-        if lead.email is None:
-            put("email", row.email or None)
-        if lead.external_id is None:
-            put("external_id", row.external_id or None)
-        for name in LEAD_FIELDS:
-            put(name, row.values.get(name, ""))
-        if lead.company_id is None:
-            company = companies.get(domain_normalize(row.domain or row.email))
-            if company is not None:
-                lead.company = company
-                changed.add("company")
+        if company is not None and lead.company_id is None:
+            lead.company_id = company.pk
+            changed.add("company")
         if row.attributes:
             merged = {**lead.attributes, **row.attributes}
             if merged != lead.attributes:
@@ -374,15 +404,22 @@ class _Writer:
         if row.source and not lead.source:  # the first-touch source is set once
             lead.source, lead.source_detail = row.source, row.source_detail
             changed.update(("source", "source_detail"))
-        owner = self._owner(row.owner)
+        owner = self._owner(row.owner) if row.owner else None
         if owner is not None and lead.owner_id is None:
             lead.owner_id = owner
             changed.add("owner")
 
     def _steps(self, track: _Track, row: ImportRow) -> list[HistoryStep]:
         """The row's stage history after what the lead already has (see module docstring)."""
+        new = track.new and not track.steps
+        if not (row.dates or row.stage or row.outcome):  # no history: a new lead's entry only
+            if not new:
+                return []
+            entry = row.created_at or self.now
+            if track.last is None:
+                track.stage, track.last = Stage.LEAD, entry
+            return [HistoryStep(to=Stage.LEAD, at=entry, rule=RULE)]
         lost_stage = self.mapping.outcome.lost_stage if self.mapping.outcome else Stage.NURTURE
-        new = track.lead.pk is None and not track.steps
         dated = sorted(
             ((at, STAGE_DATES[name] or lost_stage) for name, at in row.dates.items()),
             key=lambda item: (item[0], _ORDER[item[1]]),
@@ -407,7 +444,7 @@ class _Writer:
         basis = max(dates) if dates else self.now
         if row.stage and row.stage != track.stage and (track.last is None or basis > track.last):
             add(row.stage, basis)
-        fallback = self.now if track.lead.pk else (row.created_at or self.now)
+        fallback = self.now if not track.new else (row.created_at or self.now)
         if row.outcome:
             target = Stage.CUSTOMER if row.outcome == "won" else lost_stage
             if target != track.stage:
@@ -424,23 +461,30 @@ class _Writer:
     def _save(self, tracks: Iterable[_Track]) -> None:
         """Write the batch: known leads updated, new ones inserted, then all stage changes."""
         now = timezone.now()
-        known = [t for t in tracks if t.lead.pk is not None]
-        new = [t for t in tracks if t.lead.pk is None]
-        changes: list[StageChange] = []
+        known = [t for t in tracks if not t.new]
+        new = [t for t in tracks if t.new]
+        histories: list[tuple[Lead, list[list[Any]]]] = []
         for track in (*known, *new):
             if track.steps:
-                changes.extend(stage_history_apply(track.lead, track.steps, strict=False, now=now))
+                histories.append((track.lead, stage_history_rows(track.lead, track.steps, now=now)))
                 track.changed.update(_STAGE_COLUMNS)
             track.lead.updated_at = now
+        datetimes = _DatetimeAdapter()
         updated = [t for t in known if t.changed]
         if updated:
             fields = sorted({f for t in updated for f in t.changed} | {"updated_at"})
-            _rows_update(Lead, [t.lead for t in updated], fields)
+            _rows_update(Lead, [t.lead for t in updated], fields, datetimes)
         if new:
-            _leads_insert([t.lead for t in new])
-        for change in changes:
-            change.lead_id = change.lead.pk
-        _rows_insert(StageChange, changes)
+            _leads_insert([t.lead for t in new], datetimes)
+        changes: list[list[Any]] = []
+        adapt = datetimes.adapt
+        for lead, rows in histories:
+            pk = lead.pk
+            for change in rows:
+                change[0] = pk
+                change[-1] = adapt(change[-1])
+                changes.append(change)
+        _changes_insert(changes)
 
     def _choices(self, row: ImportRow) -> None:
         for key, value in row.attributes.items():
@@ -493,23 +537,137 @@ _STAGE_COLUMNS: Final = frozenset(
 )
 
 
-def _leads_insert(leads: list[Lead]) -> None:
+def stage_history_rows(
+    lead: Lead, steps: Sequence[HistoryStep], *, now: datetime
+) -> list[list[Any]]:
+    """``stage_history_apply(lead, steps, strict=False, now=now)`` as rows for an INSERT.
+
+    The same replay on `lead` (``stamp_fields``: stage, timestamps, cycle) and the same
+    checks (``HistoryInvalid``), but each change is a list of the values of
+    ``CHANGE_COLUMNS`` instead of a StageChange instance (building a model instance per change
+    was a fifth of an import's time). The first value, the lead's id, is the lead's pk as it is
+    now (None for a new lead: the caller sets it once the lead is inserted).
+    """
+    current: str = "" if lead.pk is None else Stage(lead.stage)
+    last = lead.stage_changed_at
+    rows: list[list[Any]] = []
+    for number, step in enumerate(steps, start=1):
+        at = step.at
+        if at.utcoffset() is None or at > now or (last is not None and at < last):
+            raise HistoryInvalid(
+                f"Lead {lead.pk or lead.email or lead.external_id}, step {number} "
+                f"({step.to}): {at.isoformat()} must be an aware time after the previous "
+                "step and not in the future.",
+                loc=("steps", number, "at"),
+            )
+        stamp_fields(lead, step.to, at)
+        actor = step.actor_id
+        rows.append(
+            [
+                lead.pk,
+                current,
+                step.to,
+                actor,
+                "" if actor else step.rule,
+                step.reason,
+                step.note,
+                step.agreement_version,
+                lead.cycle,
+                at,
+            ]
+        )
+        current, last = step.to, at
+    return rows
+
+
+# The columns of a StageChange row from ``stage_history_rows``, in order.
+CHANGE_COLUMNS: Final = (
+    "lead_id",
+    "from_stage",
+    "to_stage",
+    "actor_id",
+    "rule",
+    "reason",
+    "note",
+    "agreement_version",
+    "cycle",
+    "at",
+)
+# Rows per query when a batch's identities are looked up (well under every database's limit
+# on parameters).
+_IN_CHUNK: Final = 5000
+
+
+def _chunks(*lists: list[str]) -> Iterator[tuple[list[str], ...]]:
+    """The lists cut into slices of at most ``_IN_CHUNK`` values in all, side by side."""
+    longest = max((len(values) for values in lists), default=0)
+    step = max(_IN_CHUNK // max(len(lists), 1), 1)
+    for start in range(0, longest, step):
+        yield tuple(values[start : start + step] for values in lists)
+
+
+class _DatetimeAdapter:
+    """A datetime as the ORM sends it to this database; repeated values are converted once.
+
+    On SQLite with UTC the ORM stores an aware time as its naive UTC ``str()`` (what
+    ``adapt_datetimefield_value`` does, without its checks); elsewhere the backend's own
+    ``adapt_datetimefield_value`` is used. The memo lives for one batch.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[datetime, str] = {}
+        self.adapt: Callable[[datetime | None], Any] = (
+            self._sqlite
+            if connection.vendor == "sqlite" and connection.timezone == UTC
+            else connection.ops.adapt_datetimefield_value
+        )
+
+    def _sqlite(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        converted = self._memo.get(value)
+        if converted is None:
+            converted = self._memo[value] = _sqlite_datetime(value)
+        return converted
+
+
+def _leads_insert(leads: list[Lead], datetimes: _DatetimeAdapter) -> None:
     """Insert new `leads` and give each its pk (found again by its identity)."""
-    _rows_insert(Lead, leads)
+    _rows_insert(Lead, leads, datetimes)
     emails = [lead.email for lead in leads if lead.email]
-    ids = [lead.external_id for lead in leads if not lead.email]
+    ids = [lead.external_id for lead in leads if not lead.email and lead.external_id]
     by_email: dict[str, int] = {}
     by_ext: dict[str, int] = {}
-    for pk, email, external_id in Lead.objects.filter(
-        Q(email__in=emails) | Q(external_id__in=ids)
-    ).values_list("pk", "email", "external_id"):
-        if email:
-            by_email[email] = pk
-        if external_id:
-            by_ext[external_id] = pk
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    with connection.cursor() as cursor:
+        for column, values, found in (("email", emails, by_email), ("external_id", ids, by_ext)):
+            for start in range(0, len(values), _IN_CHUNK):
+                some = values[start : start + _IN_CHUNK]
+                cursor.execute(
+                    f"SELECT {connection.ops.quote_name('id')}, {connection.ops.quote_name(column)}"
+                    f" FROM {table} WHERE {connection.ops.quote_name(column)} IN"
+                    f" ({', '.join(['%s'] * len(some))})",
+                    some,
+                )
+                found.update((key, pk) for pk, key in cursor.fetchall())
     for lead in leads:
         lead.pk = by_email[lead.email] if lead.email else by_ext[lead.external_id or ""]
         lead._state.adding = False
+
+
+def _changes_insert(rows: list[list[Any]]) -> None:
+    """One ``executemany`` INSERT of StageChange rows (values of ``CHANGE_COLUMNS``)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    column = {f.attname: f.column or f.name for f in StageChange._meta.concrete_fields}
+    columns = [column[name] for name in CHANGE_COLUMNS]
+    sql = (
+        f"INSERT INTO {quote(StageChange._meta.db_table)} "
+        f"({', '.join(quote(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 _TEMPLATE: dict[str, object] = {}
@@ -536,13 +694,15 @@ _PLAIN: Final = (
 )
 
 
-def _rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
+def _rows_insert(
+    model: type[models.Model], objs: Sequence[models.Model], datetimes: _DatetimeAdapter
+) -> None:
     """One ``executemany`` INSERT of `objs` (all columns but the auto pk), values as the ORM
     would store them."""
     if not objs:
         return
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
-    rows = _values(objs, fields)
+    rows = _values(objs, fields, datetimes)
     quote = connection.ops.quote_name
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} "
@@ -553,10 +713,17 @@ def _rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> Non
         cursor.executemany(sql, rows)
 
 
-def _rows_update(model: type[models.Model], objs: Sequence[models.Model], names: list[str]) -> None:
+def _rows_update(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    names: list[str],
+    datetimes: _DatetimeAdapter,
+) -> None:
     """One ``executemany`` UPDATE of the columns `names` of `objs`, by pk."""
     concrete = [f for f in (model._meta.get_field(n) for n in names) if isinstance(f, models.Field)]
-    rows = [[*values, obj.pk] for values, obj in zip(_values(objs, concrete), objs, strict=True)]
+    rows = _values(objs, concrete, datetimes)
+    for row, obj in zip(rows, objs, strict=True):
+        row.append(obj.pk)
     quote = connection.ops.quote_name
     sets = ", ".join(f"{quote(f.column or f.name)} = %s" for f in concrete)
     sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote('id')} = %s"
@@ -564,27 +731,32 @@ def _rows_update(model: type[models.Model], objs: Sequence[models.Model], names:
         cursor.executemany(sql, rows)
 
 
-def _values(objs: Sequence[models.Model], fields: list[models.Field[Any, Any]]) -> list[list[Any]]:
+def _values(
+    objs: Sequence[models.Model], fields: list[models.Field[Any, Any]], datetimes: _DatetimeAdapter
+) -> list[list[Any]]:
     """The column values of `objs` as the ORM would send them to the database."""
-    convert = [_converter(f) for f in fields]
+    convert = [_converter(f, datetimes) for f in fields]
     converted = [(i, c) for i, c in enumerate(convert) if c is not None]
-    get = attrgetter(*(f.attname for f in fields))
+    get = itemgetter(*(f.attname for f in fields))
+    single = len(fields) == 1
     rows = []
     for obj in objs:
-        row = list(get(obj)) if len(fields) > 1 else [get(obj)]
+        row = [get(obj.__dict__)] if single else list(get(obj.__dict__))
         for i, c in converted:
-            if row[i] is not None:
-                row[i] = c(row[i])
+            value = row[i]
+            if value is not None:
+                row[i] = c(value)
         rows.append(row)
     return rows
 
 
-def _converter(f: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
+def _converter(
+    f: models.Field[Any, Any], datetimes: _DatetimeAdapter
+) -> Callable[[Any], Any] | None:
     """None when the value goes to the database as it is."""
-    sqlite_utc = connection.vendor == "sqlite" and connection.timezone == UTC
     if isinstance(f, models.DateTimeField):
-        # What SQLite's adapt_datetimefield_value does for an aware time, without its checks.
-        return _sqlite_datetime if sqlite_utc else connection.ops.adapt_datetimefield_value
+        return datetimes.adapt
+    sqlite_utc = connection.vendor == "sqlite" and connection.timezone == UTC
     if isinstance(f, models.JSONField):
         return json.dumps if sqlite_utc and f.encoder is None else partial(_prep, f)
     if isinstance(f, _PLAIN):

@@ -24,6 +24,7 @@ of the server's clock — rolls the bulk attempt back and the batch runs item by
 from __future__ import annotations
 
 import functools
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from leadloop.leads.services import (
 )
 from leadloop.lifecycle.services import HistoryInvalid, HistoryStep, stage_history_load
 from leadloop.loop.services import Captured, lead_capture
+from leadloop.scoring.services import scores_touches_record
 
 BATCH_MAX: Final = 1000
 # A touch may be stamped a little ahead of the server's clock: the sender's clock drifts.
@@ -369,6 +371,11 @@ def _ingest_bulk(
     _companies_attach(leads)
     _leads_write(leads, actor=actor, rule=rule)
     _touches_insert(items, refs=refs, results=results)
+    # The new touches' engagement terms in bulk; fit for new leads and those that gained a company.
+    scores_touches_record(
+        touch_ids=[r.touch_id for r in results if r and r.status == "created" and r.touch_id],
+        refit_lead_ids=[ref.pk for ref in leads if ref.company is not None and ref.pk is not None],
+    )
 
 
 def _leads_write(leads: list[_LeadRef], *, actor: User | None, rule: str) -> None:
@@ -570,21 +577,25 @@ def _touch_rows_insert(rows: list[dict[str, Any]]) -> None:
     fields = [f for f in Touch._meta.concrete_fields if not f.primary_key]
     columns = [f.attname for f in fields]
     adapt_datetime = connection.ops.adapt_datetimefield_value
-    properties = Touch._meta.get_field("properties")
+    prep_properties = Touch._meta.get_field("properties").get_db_prep_save
     now = adapt_datetime(timezone.now())
-    values = [
-        tuple(
-            now
-            if c == "created_at"
-            else adapt_datetime(row[c])
-            if c == "occurred_at"
-            else properties.get_db_prep_save(row[c], connection)
-            if c == "properties"
-            else row[c]
-            for c in columns
-        )
-        for row in rows
-    ]
+    no_properties = prep_properties({}, connection)  # most touches have none
+    # Column by column tests cost a third of the insert; take the row's values in column order
+    # at once, then adapt the three that need it.
+    take = operator.itemgetter(*(c for c in columns if c != "created_at"))
+    created, at, properties = (
+        columns.index(c) for c in ("created_at", "occurred_at", "properties")
+    )
+    values = []
+    for row in rows:
+        value = list(take(row))
+        value.insert(created, now)
+        value[at] = adapt_datetime(value[at])
+        if value[properties] == {}:
+            value[properties] = no_properties
+        else:
+            value[properties] = prep_properties(value[properties], connection)
+        values.append(value)
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields if f.column)
     marks = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:

@@ -28,6 +28,9 @@ from leadloop.common.errors import Conflict, LeadloopError, NotFound
 from leadloop.leads.models import FUNNEL, DuplicateDismissal, Lead, LeadMerge, Stage
 from leadloop.leads.selectors import duplicate_reasons
 from leadloop.lifecycle.models import StageChange
+from leadloop.scoring.models import LeadScore, ScoreHistory
+from leadloop.scoring.rescore import scores_rescore
+from leadloop.scoring.services import scores_merge
 
 # Who may review suspected duplicates and merge them.
 MERGE_ROLES: Final = frozenset({Role.MARKETING_OPS, Role.SALES_MANAGER, Role.ADMIN})
@@ -58,6 +61,8 @@ _HANDLED: Final = frozenset(
         (LeadMerge, "survivor"),
         (DuplicateDismissal, "lead_low"),
         (DuplicateDismissal, "lead_high"),
+        (ScoreHistory, "lead"),  # moved by scoring.scores_merge
+        (LeadScore, "lead"),  # dropped; the survivor is rescored
     }
 )
 
@@ -68,6 +73,7 @@ class MergeSnapshot(TypedDict):
     touch_ids: list[int]
     stage_change_ids: list[int]
     merge_ids: list[int]  # the duplicate's own earlier LeadMerge rows, now the survivor's
+    score_history_ids: list[int]  # the duplicate's ScoreHistory rows, now the survivor's
 
 
 class MergeSameLead(LeadloopError):
@@ -244,8 +250,7 @@ def lead_merge(
     touch_ids = _move(Touch.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
     change_ids = _move(StageChange.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
     merge_ids = _move(LeadMerge.objects.filter(survivor_id=duplicate.pk), survivor_id=survivor.pk)
-    # Score history joins here when the scoring app arrives: move the duplicate's score events
-    # to the survivor (keeping their ids in the snapshot) and rescore the survivor after commit.
+    score_history_ids = scores_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk)
     replaced = _combine(survivor, duplicate, choices)
 
     merge = LeadMerge.objects.create(
@@ -257,6 +262,7 @@ def lead_merge(
             touch_ids=touch_ids,
             stage_change_ids=change_ids,
             merge_ids=merge_ids,
+            score_history_ids=score_history_ids,
         ),
         actor=actor,
         at=timezone.now(),
@@ -265,6 +271,8 @@ def lead_merge(
     # external id, both unique. Its dismissals go with it.
     duplicate.delete()
     survivor.save()
+    # The survivor's scores from its combined fields and all touches of both leads.
+    scores_rescore(lead_ids=[survivor.pk], cause=f"merged with lead {duplicate_id}")
     return merge
 
 

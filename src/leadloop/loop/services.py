@@ -14,10 +14,17 @@ from django.db import transaction
 
 from leadloop.accounts.models import User
 from leadloop.capture.models import Touch
-from leadloop.capture.services import TouchInput, touch_record
+from leadloop.capture.services import (
+    TouchInput,
+    touch_first_source,
+    touch_prepare,
+    touch_record,
+)
 from leadloop.leads.models import Lead, Stage
 from leadloop.leads.services import LeadData, lead_upsert
-from leadloop.lifecycle.services import lead_enter
+from leadloop.lifecycle.models import StageChange
+from leadloop.lifecycle.services import lead_entry_stamp
+from leadloop.scoring.services import scores_capture
 
 
 @dataclass(frozen=True)
@@ -43,21 +50,55 @@ def lead_capture(
 
     A new lead enters the lifecycle at `entry_stage` (one StageChange by `actor` or `rule`) at
     the touch's time when there is one. Raises what ``lead_upsert`` and ``touch_record`` raise.
+
+    This is the public forms' hot path, so a new lead costs no extra round trips: its entry's
+    stage columns and first-touch source go into its own INSERT (``lifecycle.lead_entry_stamp``
+    before ``lead_upsert`` saves it), then the StageChange and the touch are inserted, the touch
+    without a look-up (tests/loop/test_query_counts.py pins the statements).
     """
-    upsert = lead_upsert(data=data, update_only=update_only)
-    lead = upsert.lead
-    if upsert.created:
-        lead_enter(
-            lead_id=lead.pk,
-            stage=entry_stage,
-            actor=actor,
-            rule=rule,
-            at=touch.occurred_at if touch else None,
+    entry: list[StageChange] = []
+    prepared: list[Touch] = []
+
+    def enter(lead: Lead) -> None:
+        # A new lead: its lifecycle entry's stage columns and its first-touch source go into
+        # its own INSERT; the entry's StageChange follows it.
+        entry.append(
+            lead_entry_stamp(
+                lead,
+                stage=entry_stage,
+                actor=actor,
+                rule=rule,
+                at=touch.occurred_at if touch else None,
+            )
         )
-        lead.refresh_from_db()
-    if touch is None:
+        if touch is not None:
+            prepared.append(touch_prepare(data=touch))
+            source, detail = touch_first_source(prepared[0])
+            if source:
+                lead.source, lead.source_detail = source, detail
+
+    upsert = lead_upsert(data=data, update_only=update_only, on_create=enter)
+    lead = upsert.lead
+    for change in entry:
+        change.save(force_insert=True)
+    recorded = (
+        touch_record(
+            lead=lead,
+            data=touch,
+            prepared=prepared[0] if prepared else None,
+            lead_new=upsert.created,
+        )
+        if touch is not None
+        else None
+    )
+    # O(1): the new touch adds its terms to the engagement sum; fit only for new or changed leads.
+    scores_capture(
+        lead=lead,
+        touch=recorded.touch if recorded is not None and recorded.created else None,
+        lead_changed=upsert.created or bool(upsert.changed),
+    )
+    if recorded is None:
         return Captured(lead=lead, lead_created=upsert.created, changed=upsert.changed)
-    recorded = touch_record(lead=lead, data=touch)
     return Captured(
         lead=lead,
         lead_created=upsert.created,

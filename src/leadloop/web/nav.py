@@ -24,6 +24,8 @@ _LEADS_PAGES = frozenset({"lead_list", "lead_detail"})
 _FORMS_PAGES = frozenset({"form_list", "form_new", "form_edit"})
 _DUPLICATES_PAGES = frozenset({"duplicate_list", "duplicate_compare"})
 _IMPORT_PAGES = frozenset({"import_list", "import_new", "import_detail"})
+_SCORING_PAGES = frozenset({"scoring_fit", "scoring_engagement"})
+_MODEL_ROLES = frozenset({Role.MARKETING_OPS, Role.REVENUE_LEADER, Role.ADMIN})
 
 
 def nav_for(user: User, current: str) -> list[NavItem]:
@@ -50,6 +52,18 @@ def nav_for(user: User, current: str) -> list[NavItem]:
         items.append(NavItem("Forms", reverse("web:form_list"), "form", current in _FORMS_PAGES))
         items.append(
             NavItem("Imports", reverse("web:import_list"), "upload", current in _IMPORT_PAGES)
+        )
+        items.append(
+            NavItem("Scoring", reverse("web:scoring_fit"), "gauge", current in _SCORING_PAGES)
+        )
+    if user.role in _MODEL_ROLES or user.is_superuser:
+        items.append(
+            NavItem(
+                "Predictive model",
+                reverse("web:model_card"),
+                "chart",
+                current == "model_card",
+            )
         )
     return items
 

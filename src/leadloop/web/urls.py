@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from leadloop.web.views import auth, dashboard, duplicates, leads, public, tokens
+from leadloop.web.views import auth, dashboard, duplicates, leads, public, scoring, tokens
 from leadloop.web.views import forms as form_views
 from leadloop.web.views import imports as import_views
+from leadloop.web.views import model_card as model_views
 
 app_name = "web"
 urlpatterns = [
@@ -42,6 +43,25 @@ urlpatterns = [
         name="import_rejects_csv",
     ),
     path("imports/<int:job_id>/resume", import_views.import_resume, name="import_resume"),
+    path("scoring/fit/", scoring.fit_rules, name="scoring_fit"),
+    path(
+        "scoring/fit/<int:ruleset_id>/activate/", scoring.fit_activate, name="scoring_fit_activate"
+    ),
+    path("scoring/engagement/", scoring.engagement_rules, name="scoring_engagement"),
+    path(
+        "scoring/engagement/<int:ruleset_id>/activate/",
+        scoring.engagement_activate,
+        name="scoring_engagement_activate",
+    ),
+    path("scoring/progress/", scoring.rescore_status, name="scoring_progress"),
+    path("scoring/model/", model_views.model_index, name="model_card"),
+    path("scoring/model/train", model_views.model_train_view, name="model_train"),
+    path("scoring/model/training", model_views.model_training_status, name="model_training_status"),
+    path(
+        "scoring/model/<int:version>/activate",
+        model_views.model_activate_view,
+        name="model_activate",
+    ),
     path("forms/", form_views.form_index, name="form_list"),
     path("forms/new/", form_views.form_new, name="form_new"),
     path("forms/<int:form_id>/edit/", form_views.form_edit, name="form_edit"),

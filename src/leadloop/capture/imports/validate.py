@@ -79,7 +79,7 @@ def country_code(value: str) -> tuple[str, str]:
     return "", index[close[0]] if close else ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ImportRow:
     """A checked row: what the runner needs to upsert the lead and load its history."""
 
@@ -109,8 +109,22 @@ class CellError:
     reason: str
 
 
+# A field as the mapping reads it: (field, cell index or -1, its [values] table or None,
+# its [constants] value or None).
+_Read = tuple[str, int, dict[str, str] | None, str | None]
+# An attribute: (key, column, cell index, [values] table or None, type, converter).
+_AttributeRead = tuple[str, str, int, dict[str, str] | None, AttributeType, Callable[[str], Any]]
+_DATE_CACHE_MAX: Final = 10_000
+_PLAIN_VALUES: Final = ("first_name", "last_name", "title", "phone")
+
+
 class RowValidator:
-    """Checks the rows of one file against one mapping; built once from the header."""
+    """Checks the rows of one file against one mapping; built once from the header.
+
+    What the mapping asks of a row (which cell feeds which field, through which [values]
+    table, how each attribute is typed) is worked out here once, so that ``check`` does only
+    the row's own work.
+    """
 
     def __init__(self, mapping: Mapping, header: list[str], *, now: datetime | None = None):
         self.mapping = mapping
@@ -123,6 +137,31 @@ class RowValidator:
         self._global = mapping.values.get("*", {})
         mapped = set(mapping.fields) | set(mapping.constants)
         self._dates = [name for name in DATE_FIELDS if name in mapped]
+        # Only what the mapping reads: a field it neither maps nor sets is "" in every row.
+        self._reads: list[_Read] = []
+        for name in FIELDS:
+            if name not in mapped:
+                continue
+            column = mapping.fields.get(name)
+            i = self._index[column] if column is not None else -1
+            table = mapping.values.get(name) or None
+            self._reads.append((name, i, table, mapping.constants.get(name)))
+        self._columns = {name: mapping.fields.get(name, "") for name in FIELDS}
+        self._attribute_reads: list[_AttributeRead] = [
+            (
+                spec.key,
+                spec.column,
+                self._index[spec.column],
+                mapping.values.get(spec.key) or None,
+                spec.type,
+                self._converter(spec.type),
+            )
+            for spec in mapping.attributes
+        ]
+        outcome = mapping.outcome
+        self._won = frozenset(v.lower() for v in outcome.won) if outcome else frozenset()
+        self._lost = frozenset(v.lower() for v in outcome.lost) if outcome else frozenset()
+        self._dates_parsed: dict[str, datetime | None] = {}
 
     def _check_header(self) -> None:
         needed = sorted(self.mapping.columns)
@@ -143,6 +182,26 @@ class RowValidator:
                 loc=("file", "header"),
             )
 
+    def _read(self, number: int, cells: list[str]) -> dict[str, str]:
+        """The value of each field the mapping reads, after [values] and [constants]."""
+        width = len(cells)
+        glob = self._global
+        got: dict[str, str] = {}
+        for name, i, table, constant in self._reads:
+            value = cells[i].strip() if 0 <= i < width else ""
+            if i >= 0:
+                if glob and value in glob:
+                    value = glob[value]
+                if table:
+                    if value in table:
+                        value = table[value]
+                    elif value and "*" in table:
+                        value = table["*"]
+            if not value and constant is not None:
+                value = constant.replace("{row}", str(number))
+            got[name] = value
+        return got
+
     def check(self, number: int, cells: list[str]) -> ImportRow | list[CellError]:
         """The checked row, or every error its cells have."""
         if len(cells) > len(self.header) and any(c.strip() for c in cells[len(self.header) :]):
@@ -154,104 +213,73 @@ class RowValidator:
                 )
             ]
         errors: list[CellError] = []
-        row = ImportRow(number=number)
-        get = self._getter(number, cells)
-        self._identity(row, get, errors)
-        for name in ("first_name", "last_name", "title", "phone"):
-            value = get(name)[1]
-            if value:
-                row.values[name] = value
-        full = get("full_name")[1]
-        if full and "first_name" not in row.values and "last_name" not in row.values:
-            first, _, last = full.partition(" ")
-            row.values["first_name"], row.values["last_name"] = first, last.strip()
-        self._country(row, get, errors)
-        row.company, row.domain = get("company")[1], get("domain")[1]
-        row.source, row.source_detail = get("source")[1], get("source_detail")[1]
-        row.owner = get("owner_email")[1]
-        row.lost_reason, row.reject_reason = get("lost_reason")[1], get("reject_reason")[1]
-        self._stage(row, get, errors)
-        for name in self._dates:
-            column, value = get(name)
-            if value:
-                when = self._date(column, value, errors, future_ok=False)
-                if when and name == "created_at":
-                    row.created_at = when
-                elif when:
-                    row.dates[name] = when
-        self._attributes(row, cells, errors)
-        self._outcome(row, cells, errors)
-        return errors or row
-
-    def _getter(self, number: int, cells: list[str]) -> Callable[[str], tuple[str, str]]:
-        """`get(field)` → (source column, value after [values] and [constants])."""
-        fields, constants, values = self.mapping.fields, self.mapping.constants, self.mapping.values
-
-        def get(name: str) -> tuple[str, str]:
-            column = fields.get(name)
-            if column is None:
-                if name in constants:
-                    return "", constants[name].replace("{row}", str(number))
-                return "", ""
-            i = self._index[column]
-            value = self._translate(name, cells[i].strip() if i < len(cells) else "", values)
-            if not value and name in constants:
-                value = constants[name].replace("{row}", str(number))
-            return column, value
-
-        return get
-
-    def _translate(self, name: str, value: str, values: dict[str, dict[str, str]]) -> str:
-        if value in self._global:
-            value = self._global[value]
-        table = values.get(name)
-        if table:
-            if value in table:
-                return table[value]
-            if value and "*" in table:
-                return table["*"]
-        return value
-
-    def _identity(
-        self, row: ImportRow, get: Callable[[str], tuple[str, str]], errors: list[CellError]
-    ) -> None:
-        column, email = get("email")
+        got = self._read(number, cells)
+        get = got.get
+        columns = self._columns
+        row = ImportRow(number)
+        # Identity.
+        email = get("email", "")
         if email:
             try:
                 row.email = email_normalize(email)
             except EmailInvalid:
-                errors.append(CellError(column or "email", email, "not an e-mail address"))
-        id_column, row.external_id = get("external_id")
-        if not email and not row.external_id:
+                errors.append(
+                    CellError(columns["email"] or "email", email, "not an e-mail address")
+                )
+        row.external_id = external_id = get("external_id", "")
+        if not email and not external_id:
             errors.append(
                 CellError(
-                    column or id_column or "email",
+                    columns["email"] or columns["external_id"] or "email",
                     "",
                     "no e-mail and no external id: a lead needs one of them",
                 )
             )
+        values = row.values
+        for name in _PLAIN_VALUES:
+            value = get(name)
+            if value:
+                values[name] = value
+        full = get("full_name")
+        if full and "first_name" not in values and "last_name" not in values:
+            first, _, last = full.partition(" ")
+            values["first_name"], values["last_name"] = first, last.strip()
+        country = get("country")
+        if country:
+            code, suggestion = country_code(country)
+            if code:
+                values["country"] = code
+            else:
+                hint = f" (did you mean {suggestion}?)" if suggestion else ""
+                errors.append(
+                    CellError(
+                        columns["country"] or "country",
+                        country,
+                        f"not an ISO country code or name{hint}",
+                    )
+                )
+        row.company, row.domain = get("company", ""), get("domain", "")
+        row.source, row.source_detail = get("source", ""), get("source_detail", "")
+        row.owner = get("owner_email", "")
+        row.lost_reason, row.reject_reason = get("lost_reason", ""), get("reject_reason", "")
+        stage = get("stage")
+        if stage:
+            self._stage(row, columns["stage"], stage, errors)
+        for name in self._dates:
+            value = got[name]
+            if value:
+                when = self._date(columns[name], value, errors, future_ok=False)
+                if when and name == "created_at":
+                    row.created_at = when
+                elif when:
+                    row.dates[name] = when
+        if self._attribute_reads:
+            self._attributes(row, cells, errors)
+        if self.mapping.outcome is not None:
+            self._outcome(row, cells, errors)
+        return errors or row
 
-    def _country(
-        self, row: ImportRow, get: Callable[[str], tuple[str, str]], errors: list[CellError]
-    ) -> None:
-        column, value = get("country")
-        if not value:
-            return
-        code, suggestion = country_code(value)
-        if code:
-            row.values["country"] = code
-            return
-        hint = f" (did you mean {suggestion}?)" if suggestion else ""
-        errors.append(
-            CellError(column or "country", value, f"not an ISO country code or name{hint}")
-        )
-
-    def _stage(
-        self, row: ImportRow, get: Callable[[str], tuple[str, str]], errors: list[CellError]
-    ) -> None:
-        column, value = get("stage")
-        if not value:
-            return
+    def _stage(self, row: ImportRow, column: str, value: str, errors: list[CellError]) -> None:
         if value.lower() in Stage.values:
             row.stage = Stage(value.lower())
             return
@@ -278,12 +306,17 @@ class RowValidator:
 
     def parse_date(self, value: str) -> datetime | None:
         """An aware datetime (naive values are in the mapping's time zone), or None."""
+        cache = self._dates_parsed
+        if value in cache:
+            return cache[value]
         parsed: datetime | None = None
         if self._iso_first:
             try:
                 parsed = datetime.fromisoformat(value)
             except ValueError:
                 parsed = None
+        # Remembered only when the answer does not depend on which formats were tried first.
+        deterministic = parsed is not None or len(self._date_formats) == 1
         if parsed is None:
             for i, fmt in enumerate(self._date_formats):
                 try:
@@ -293,43 +326,54 @@ class RowValidator:
                 if i:  # the format that worked is tried first next time
                     self._date_formats.insert(0, self._date_formats.pop(i))
                 break
-        if parsed is None:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=self.mapping.timezone)
-        return parsed.astimezone(UTC)
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=self.mapping.timezone)
+            parsed = parsed.astimezone(UTC)
+        if deterministic:
+            if len(cache) >= _DATE_CACHE_MAX:
+                cache.clear()
+            cache[value] = parsed
+        return parsed
 
     def _attributes(self, row: ImportRow, cells: list[str], errors: list[CellError]) -> None:
-        for spec in self.mapping.attributes:
-            i = self._index[spec.column]
-            raw = cells[i].strip() if i < len(cells) else ""
-            value = self._translate(spec.key, raw, self.mapping.values)
+        width = len(cells)
+        glob = self._global
+        attributes = row.attributes
+        for key, column, i, table, kind, convert in self._attribute_reads:
+            value = cells[i].strip() if i < width else ""
+            if glob and value in glob:
+                value = glob[value]
+            if table:
+                if value in table:
+                    value = table[value]
+                elif value and "*" in table:
+                    value = table["*"]
             if not value:
                 continue
-            typed = self._typed(spec.type, value)
+            typed = convert(value)
             if typed is None:
-                errors.append(
-                    CellError(spec.column, value, f"not a {AttributeType(spec.type).label.lower()}")
-                )
+                errors.append(CellError(column, value, f"not a {kind.label.lower()}"))
             else:
-                row.attributes[spec.key] = typed
+                attributes[key] = typed
 
-    def _typed(self, kind: str, value: str) -> Any:
+    def _converter(self, kind: str) -> Callable[[str], Any]:
+        """The function that types an attribute's value (None: not of that type)."""
         if kind == AttributeType.NUMBER:
-            if not _NUMBER.match(value):
-                return None
-            number = float(value)
-            return int(number) if number.is_integer() and abs(number) < 2**53 else number
+            return _number
         if kind == AttributeType.BOOLEAN:
-            return _BOOLEANS.get(value.lower())
+            return _boolean
         if kind == AttributeType.DATE:
-            when = self.parse_date(value)
-            if when is None:
-                return None
-            local = when.astimezone(self.mapping.timezone)
-            is_day = (local.hour, local.minute, local.second) == (0, 0, 0)
-            return local.date().isoformat() if is_day else when.isoformat()
-        return value
+            return self._date_attribute
+        return _text
+
+    def _date_attribute(self, value: str) -> str | None:
+        when = self.parse_date(value)
+        if when is None:
+            return None
+        local = when.astimezone(self.mapping.timezone)
+        is_day = (local.hour, local.minute, local.second) == (0, 0, 0)
+        return local.date().isoformat() if is_day else when.isoformat()
 
     def _outcome(self, row: ImportRow, cells: list[str], errors: list[CellError]) -> None:
         outcome = self.mapping.outcome
@@ -338,9 +382,7 @@ class RowValidator:
         if outcome.column:
             i = self._index[outcome.column]
             value = (cells[i].strip() if i < len(cells) else "").lower()
-            won = {v.lower() for v in outcome.won}
-            lost = {v.lower() for v in outcome.lost}
-            row.outcome = "won" if value in won else "lost" if value in lost else ""
+            row.outcome = "won" if value in self._won else "lost" if value in self._lost else ""
         else:
             row.outcome = outcome.always
         if row.outcome and outcome.date_column:
@@ -348,6 +390,21 @@ class RowValidator:
             value = cells[i].strip() if i < len(cells) else ""
             if value:
                 row.outcome_at = self._date(outcome.date_column, value, errors, future_ok=False)
+
+
+def _number(value: str) -> int | float | None:
+    if not _NUMBER.match(value):
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _boolean(value: str) -> bool | None:
+    return _BOOLEANS.get(value.lower())
+
+
+def _text(value: str) -> str:
+    return value
 
 
 def _where(mapping: Mapping, column: str) -> str:

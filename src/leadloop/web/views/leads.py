@@ -14,6 +14,7 @@ from leadloop.accounts.selectors import sales_people
 from leadloop.common.errors import NotFound
 from leadloop.leads.selectors import LeadFilters, lead_get, lead_list, lead_sources
 from leadloop.lifecycle.selectors import lead_timeline
+from leadloop.scoring.selectors import lead_scores, score_history
 from leadloop.web.forms import LeadFilterForm
 from leadloop.web.views.common import AuthedRequest, viewer_zone
 
@@ -76,6 +77,8 @@ def lead_detail(request: AuthedRequest, lead_id: int) -> HttpResponse:
         {
             "lead": lead,
             "timeline": lead_timeline(lead_id=lead.pk),
+            "scores": lead_scores(lead=lead),
+            "score_history": [p.__dict__ for p in score_history(lead_id=lead.pk)],
             "attributes": sorted(lead.attributes.items())
             if isinstance(lead.attributes, dict)
             else [],

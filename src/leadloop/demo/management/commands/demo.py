@@ -19,6 +19,8 @@ from rich.progress import (
 
 from leadloop.demo.generator import BATCH, demo_generate, demo_reset
 from leadloop.leads.models import Lead
+from leadloop.scoring.defaults import scoring_defaults_install
+from leadloop.scoring.rescore import scores_rescore
 
 
 class Command(BaseCommand):
@@ -72,5 +74,15 @@ class Command(BaseCommand):
         console.print(
             f"Made {result.leads} leads at {result.companies} companies, {result.touches} "
             f"touches and {result.changes} stage changes in {seconds:.1f} s "
-            f"({result.leads / seconds:,.0f} leads/s). Next: leadloop demo_users"
+            f"({result.leads / seconds:,.0f} leads/s)."
+        )
+        # The demo shows scores from the start: default rules, then one full rescore.
+        scoring_defaults_install()
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("scores", total=result.leads)
+            rescored = scores_rescore(
+                progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+        console.print(
+            f"Scored {rescored.leads} leads in {rescored.seconds:.1f} s. Next: leadloop demo_users"
         )

@@ -1,0 +1,374 @@
+"""What the predictive model sees of a lead, as of a moment: no leakage of what came later.
+
+A lead's *facts* (``LeadFacts``) are its fit attributes, typed custom attributes, source and
+the touches it had strictly before a moment ``at``. For scoring, ``at`` is the scoring time;
+for training, it is the lead's **decision time**: its first MQL time when it became MQL before
+its outcome, else its creation + ``DECISION_DELAY`` — and never later than the outcome (or the
+loss) itself, so a touch made while sales worked the deal never teaches the model.
+
+A ``FeatureSpec`` (stored with the model) fixes the columns: categorical ones (one-hot with
+rare levels grouped by the pipeline) and numeric ones (numbers as numbers, missing = NaN);
+columns that never vary in the training data are dropped. ``feature_matrix`` turns facts into
+the raw object matrix the fitted pipeline's ``ColumnTransformer`` reads.
+
+Labels (``outcome_labels``): a lead that reached the outcome within the horizon after its
+creation is a positive; one that reached it later, one that was lost (its last stage change
+moved it to nurture or disqualified with a reason), or one older than the horizon without
+the outcome is a negative; a younger lead without outcome is unknown and left out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, Final
+
+import numpy as np
+from django.db.models import Q
+
+from leadloop.capture.models import SALES_TOUCH_KINDS, Channel, Touch, TouchKind
+from leadloop.leads.models import AttributeDefinition, AttributeType, Lead, Stage
+from leadloop.lifecycle.models import StageChange
+
+DECISION_DELAY: Final = timedelta(days=1)
+WINDOWS: Final = (7, 30, 90)  # days; plus "all" history before the moment
+OUTCOMES: Final = ("customer", "sql")
+MISSING: Final = "(none)"
+_CHUNK: Final = 2000
+_SIZE_BANDS: Final = ((10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000"))
+
+
+@dataclass(frozen=True)
+class TouchFact:
+    kind: str
+    channel: str
+    content_offer_id: int | None
+    occurred_at: datetime
+
+
+@dataclass
+class LeadFacts:
+    """A lead as the model may know it at ``at``."""
+
+    lead_id: int
+    at: datetime
+    source: str = ""
+    country: str = ""
+    seniority: str = ""
+    sector: str = ""
+    employee_count: int | None = None
+    company_country: str = ""
+    annual_revenue: float | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    touches: list[TouchFact] = field(default_factory=list)  # only those before `at`
+
+
+@dataclass(frozen=True)
+class AttributeInfo:
+    key: str
+    label: str
+    type: str
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The model's columns: (name, human label) pairs, categorical then numeric."""
+
+    categorical: tuple[tuple[str, str], ...]
+    numeric: tuple[tuple[str, str], ...]
+    booleans: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n, _ in self.categorical] + [n for n, _ in self.numeric]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.categorical + self.numeric)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    lead_id: int
+    label: int  # 1 reached the outcome within the horizon, 0 did not
+    decision_at: datetime
+    created_at: datetime
+
+
+# --- Labels -----------------------------------------------------------------------------------
+
+
+def outcome_labels(*, outcome: str, horizon_days: int, now: datetime) -> list[Labelled]:
+    """Every lead whose outcome is known, labelled, with its decision time (see module doc)."""
+    horizon = timedelta(days=horizon_days)
+    lost = _lost_at()
+    out: list[Labelled] = []
+    rows = Lead.objects.order_by("created_at", "pk").values_list(
+        "pk", "created_at", "mql_first_at", "sql_first_at", "opportunity_first_at",
+        "customer_first_at",
+    )  # fmt: skip
+    for pk, created, mql, sql, opportunity, customer in rows.iterator(chunk_size=5000):
+        reached = customer if outcome == "customer" else _earliest(sql, opportunity, customer)
+        ended = reached or lost.get(pk)
+        if reached is not None:
+            label = int(reached - created <= horizon)
+        elif pk in lost or created + horizon <= now:
+            label = 0
+        else:
+            continue
+        decision = mql if mql is not None and (ended is None or mql <= ended) else None
+        decision = decision or created + DECISION_DELAY
+        if ended is not None:
+            decision = max(min(decision, ended), created)
+        out.append(Labelled(pk, label, decision, created))
+    return out
+
+
+def _earliest(*values: datetime | None) -> datetime | None:
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
+
+
+def _lost_at() -> dict[int, datetime]:
+    """Leads whose last stage change moved them to nurture or disqualified with a reason."""
+    side = (Stage.NURTURE, Stage.DISQUALIFIED)
+    last: dict[int, tuple[datetime, int, str, str]] = {}
+    changes = StageChange.objects.filter(lead__stage__in=side).values_list(
+        "lead_id", "at", "pk", "to_stage", "reason"
+    )
+    for lead_id, at, pk, to, reason in changes.iterator(chunk_size=5000):
+        if lead_id not in last or (at, pk) > last[lead_id][:2]:
+            last[lead_id] = (at, pk, to, reason)
+    return {k: v[0] for k, v in last.items() if v[2] in side and v[3]}
+
+
+# --- Facts ------------------------------------------------------------------------------------
+
+
+def attribute_infos() -> list[AttributeInfo]:
+    return [
+        AttributeInfo(d.key, d.label, d.type)
+        for d in AttributeDefinition.objects.order_by("key").only("key", "label", "type")
+    ]
+
+
+def lead_facts(moments: dict[int, datetime]) -> list[LeadFacts]:
+    """The facts of the leads `moments` names, each as of its moment (touches before it)."""
+    ids = list(moments)
+    out: list[LeadFacts] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        leads = Lead.objects.filter(pk__in=chunk).select_related("company")
+        touches = _touches(chunk, moments)
+        for lead in leads:
+            company = lead.company
+            revenue = company.annual_revenue if company else None
+            out.append(
+                LeadFacts(
+                    lead_id=lead.pk,
+                    at=moments[lead.pk],
+                    source=lead.source,
+                    country=lead.country,
+                    seniority=lead.seniority,
+                    sector=company.sector if company else "",
+                    employee_count=company.employee_count if company else None,
+                    company_country=company.country if company else "",
+                    annual_revenue=float(revenue) if revenue is not None else None,
+                    attributes=lead.attributes if isinstance(lead.attributes, dict) else {},
+                    touches=touches.get(lead.pk, []),
+                )
+            )
+    order = {pk: i for i, pk in enumerate(ids)}
+    out.sort(key=lambda f: order[f.lead_id])
+    return out
+
+
+def _touches(ids: list[int], moments: dict[int, datetime]) -> dict[int, list[TouchFact]]:
+    latest = max(moments[i] for i in ids)
+    rows = Touch.objects.filter(Q(lead_id__in=ids), occurred_at__lt=latest).values_list(
+        "lead_id", "kind", "channel", "content_offer_id", "occurred_at"
+    )
+    out: dict[int, list[TouchFact]] = defaultdict(list)
+    for lead_id, kind, channel, offer, at in rows.iterator(chunk_size=5000):
+        if at < moments[lead_id]:  # strictly before the lead's own moment: no leakage
+            out[lead_id].append(TouchFact(kind, channel, offer, at))
+    return out
+
+
+# --- Columns ----------------------------------------------------------------------------------
+
+
+@cache
+def _touch_columns() -> list[tuple[str, str]]:
+    cols: list[tuple[str, str]] = []
+    for kind in TouchKind:
+        label = str(kind.label).lower()
+        cols.append((f"touch.{kind.value}.30d", f"{label} touches in the last 30 days"))
+        cols.append((f"touch.{kind.value}.all", f"{label} touches"))
+    for channel in Channel:
+        cols.append((f"channel.{channel.value}.all", f"touches from {str(channel.label).lower()}"))
+    for days in WINDOWS:
+        cols.append((f"touches.{days}d", f"touches in the last {days} days"))
+    cols += [
+        ("touches.all", "touches"),
+        ("touches.sales", "sales touches"),
+        ("touches.offers", "distinct content offers"),
+        ("touches.days_since_last", "days since the last touch"),
+    ]
+    return cols
+
+
+_BASE_CATEGORICAL: Final = (
+    ("lead.source", "source"),
+    ("lead.country", "country"),
+    ("lead.seniority", "seniority"),
+    ("company.sector", "sector"),
+    ("company.size_band", "company size"),
+    ("company.country", "company country"),
+)
+_BASE_NUMERIC: Final = (("company.annual_revenue", "annual revenue"),)
+
+
+def spec_build(attributes: Sequence[AttributeInfo], facts: Sequence[LeadFacts]) -> FeatureSpec:
+    """Every candidate column, less those that never vary across `facts`."""
+    categorical = list(_BASE_CATEGORICAL)
+    numeric = list(_BASE_NUMERIC)
+    booleans: set[str] = set()
+    for a in attributes:
+        name = f"attr.{a.key}"
+        if a.type in (AttributeType.NUMBER, AttributeType.BOOLEAN):
+            numeric.append((name, a.label))
+            if a.type == AttributeType.BOOLEAN:
+                booleans.add(name)
+        elif a.type in (AttributeType.CATEGORY, AttributeType.TEXT):
+            categorical.append((name, a.label))
+    numeric += _touch_columns()
+    probe = FeatureSpec(tuple(categorical), tuple(numeric), frozenset(booleans))
+    matrix = feature_matrix(probe, facts)
+    keep = [
+        j
+        for j in range(matrix.shape[1])
+        if len({("nan" if _isnan(v) else v) for v in matrix[:, j]}) > 1
+    ]
+    names = [probe.names[j] for j in keep]
+    return FeatureSpec(
+        tuple(c for c in categorical if c[0] in names),
+        tuple(c for c in numeric if c[0] in names),
+        frozenset(b for b in booleans if b in names),
+    )
+
+
+def _isnan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def size_band(employees: int | None) -> str:
+    if employees is None:
+        return MISSING
+    for top, band in _SIZE_BANDS:
+        if employees <= top:
+            return band
+    return "1001+"
+
+
+def feature_row(spec: FeatureSpec, facts: LeadFacts) -> list[Any]:
+    """One lead's raw values in the spec's column order (strings, then floats or NaN)."""
+    values = _raw(facts)
+    row: list[Any] = []
+    for name, _ in spec.categorical:
+        value = values.get(name)
+        row.append(str(value) if value not in (None, "") else MISSING)
+    for name, _ in spec.numeric:
+        row.append(_number(values.get(name)))
+    return row
+
+
+def feature_matrix(spec: FeatureSpec, facts: Iterable[LeadFacts]) -> np.ndarray:
+    rows = [feature_row(spec, f) for f in facts]
+    width = len(spec.categorical) + len(spec.numeric)
+    matrix = np.empty((len(rows), width), dtype=object)
+    if rows:
+        matrix[:, :] = rows
+    return matrix
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
+def _raw(f: LeadFacts) -> dict[str, Any]:
+    """Every candidate column's value for one lead (absent = missing)."""
+    values: dict[str, Any] = {
+        "lead.source": f.source,
+        "lead.country": f.country,
+        "lead.seniority": f.seniority,
+        "company.sector": f.sector,
+        "company.size_band": size_band(f.employee_count) if f.employee_count is not None else "",
+        "company.country": f.company_country,
+        "company.annual_revenue": f.annual_revenue,
+    }
+    for key, value in f.attributes.items():
+        values[f"attr.{key}"] = value
+    counts: dict[str, float] = defaultdict(float)
+    offers: set[int] = set()
+    last: datetime | None = None
+    for t in f.touches:
+        age = (f.at - t.occurred_at).total_seconds() / 86400
+        counts[f"touch.{t.kind}.all"] += 1
+        counts[f"channel.{t.channel}.all"] += 1
+        counts["touches.all"] += 1
+        if age <= 30:
+            counts[f"touch.{t.kind}.30d"] += 1
+        for days in WINDOWS:
+            if age <= days:
+                counts[f"touches.{days}d"] += 1
+        if t.kind in SALES_TOUCH_KINDS:
+            counts["touches.sales"] += 1
+        if t.content_offer_id is not None:
+            offers.add(t.content_offer_id)
+        last = t.occurred_at if last is None or t.occurred_at > last else last
+    counts["touches.offers"] = len(offers)
+    for name, _ in _touch_columns():
+        values[name] = counts.get(name, 0.0)
+    values["touches.days_since_last"] = (
+        (f.at - last).total_seconds() / 86400 if last is not None else math.nan
+    )
+    return values
+
+
+def feature_phrase(spec: FeatureSpec, name: str, value: Any) -> tuple[str, bool]:
+    """Plain words for a column's value, and whether the words are plural ("3 webinars")."""
+    label = spec.labels.get(name, name)
+    if name.startswith(("touch.", "channel.", "touches.")) and name != "touches.days_since_last":
+        n = 0.0 if _isnan(value) else float(value)
+        if n == 0:
+            return f"no {label}", True
+        return f"{n:g} {label}", n != 1
+    if name == "touches.days_since_last":
+        if _isnan(value):
+            return "no touch yet", False
+        return f"last touch {float(value):.0f} days ago", False
+    if name in spec.booleans:
+        if _isnan(value):
+            return f"{label} unknown", False
+        return f"{label}: {'yes' if value else 'no'}", False
+    if isinstance(value, float):
+        if math.isnan(value):
+            return f"{label} unknown", False
+        return f"{label} {value:,.4g}", False
+    if value == MISSING:
+        return f"{label} unknown", False
+    return f"{label} {value}", False
