@@ -42,7 +42,7 @@ from leadloop.leads.services import LEAD_FIELDS, domain_normalize, is_free_mail
 from leadloop.lifecycle.models import StageChange
 from leadloop.lifecycle.services import HistoryInvalid, HistoryStep, stamp_fields
 
-BATCH_ROWS: Final = 5000  # rows per transaction; see docs/benchmarks.md, import_leads
+BATCH_ROWS: Final = 20_000  # rows per transaction; see docs/benchmarks.md, import_leads
 RULE: Final = "import"
 _ENTRY: Final = frozenset({Stage.SUBSCRIBER, Stage.LEAD})
 _ORDER: Final = {s: i for i, s in enumerate(Stage.values)}

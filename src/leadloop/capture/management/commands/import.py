@@ -20,7 +20,7 @@ from leadloop.capture.imports.errors import ImportFileInvalid, MappingInvalid
 from leadloop.capture.imports.mapping import mapping_load
 from leadloop.capture.imports.rejects import rejects_csv_write
 from leadloop.capture.models import ImportJob, ImportRejection
-from leadloop.loop.imports import import_run, import_start
+from leadloop.loop.imports import BATCH_ROWS, import_run, import_start
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 2, 3
 _SHOWN_REJECTIONS = 20
@@ -41,11 +41,16 @@ class Command(BaseCommand):
             "--update-only", action="store_true", help="Update known leads; reject new ones."
         )
         leads.add_argument("--rejects", type=Path, help="Write the rejected rows to this CSV.")
-        leads.add_argument("--batch", type=int, default=1000, help="Rows per transaction.")
+        leads.add_argument(
+            "--batch",
+            type=int,
+            default=BATCH_ROWS,
+            help="Rows per transaction (a crash redoes at most one batch).",
+        )
         resume = sub.add_parser("resume", help="Continue an interrupted import.")
         resume.add_argument("job_id", type=int)
         resume.add_argument("--rejects", type=Path)
-        resume.add_argument("--batch", type=int, default=1000)
+        resume.add_argument("--batch", type=int, default=BATCH_ROWS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(stderr=True)
