@@ -26,7 +26,10 @@ demo: install
 	$(BIN)/leadloop migrate --no-input
 	$(BIN)/leadloop demo --leads $(DEMO_LEADS) --if-empty
 	$(BIN)/leadloop demo_users --url http://$(HOST):$(PORT)/
-	$(BIN)/leadloop runserver $(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/ with a background worker (imports, rescoring, training); Ctrl-C stops both."
+	@$(BIN)/leadloop db_worker --no-startup-delay >var/worker.log 2>&1 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/leadloop runserver $(HOST):$(PORT)
 
 serve: install
 	$(BIN)/leadloop runserver $(HOST):$(PORT)
