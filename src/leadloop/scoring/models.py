@@ -24,14 +24,11 @@ from leadloop.leads.models import Lead
 ENGAGEMENT_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
 
-class FitRuleSet(models.Model):
-    """One version of the fit rules; exactly one is active. Editing makes a new version."""
+class _RuleSetVersion(models.Model):
+    """What every versioned rule set has: a number, whether it is in force, who made it, when."""
 
     version = models.PositiveIntegerField(unique=True)
     is_active = models.BooleanField(default=False)
-    grade_a = models.PositiveSmallIntegerField(default=75)
-    grade_b = models.PositiveSmallIntegerField(default=50)
-    grade_c = models.PositiveSmallIntegerField(default=25)
     note = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -40,7 +37,18 @@ class FitRuleSet(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-version"]
+
+
+class FitRuleSet(_RuleSetVersion):
+    """One version of the fit rules; exactly one is active. Editing makes a new version."""
+
+    grade_a = models.PositiveSmallIntegerField(default=75)
+    grade_b = models.PositiveSmallIntegerField(default=50)
+    grade_c = models.PositiveSmallIntegerField(default=25)
+
+    class Meta(_RuleSetVersion.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["is_active"],
@@ -89,22 +97,13 @@ class FitRule(models.Model):
         return self.label or f"{self.attribute} {self.operator} {self.value!r}: {self.points:+d}"
 
 
-class EngagementRuleSet(models.Model):
+class EngagementRuleSet(_RuleSetVersion):
     """One version of the engagement rules, with the half-life and scale they use."""
 
-    version = models.PositiveIntegerField(unique=True)
-    is_active = models.BooleanField(default=False)
     half_life_days = models.FloatField(default=30.0)
     scale = models.FloatField(default=50.0, help_text=_("k in 100·(1 - exp(-E/k))"))
-    note = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    activated_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-version"]
+    class Meta(_RuleSetVersion.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["is_active"],
