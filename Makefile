@@ -26,9 +26,10 @@ demo: install
 	$(BIN)/leadloop migrate --no-input
 	$(BIN)/leadloop demo --leads $(DEMO_LEADS) --if-empty
 	$(BIN)/leadloop demo_users --url http://$(HOST):$(PORT)/
-	@echo "Serving on http://$(HOST):$(PORT)/ with a background worker (imports, rescoring, training); Ctrl-C stops both."
-	@$(BIN)/leadloop db_worker --no-startup-delay >var/worker.log 2>&1 & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	@echo "Serving on http://$(HOST):$(PORT)/ with a background worker and the scheduler (routing, SLA sweeps, webhooks, rescoring); Ctrl-C stops all three."
+	@LEADLOOP_EMAIL=console $(BIN)/leadloop worker >var/worker.log 2>&1 & worker=$$!; \
+	  $(BIN)/leadloop scheduler >var/scheduler.log 2>&1 & scheduler=$$!; \
+	  trap 'kill $$worker $$scheduler 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/leadloop runserver $(HOST):$(PORT)
 
 serve: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,3 +25,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Hashing a factory user's password with the production hasher costs ~0.3 s each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _process_caches_clear() -> Iterator[None]:
+    """Each test starts and ends with empty per-process caches: a cached row of one test's
+    (rolled-back) transaction must not reach the next test."""
+    from leadloop.common.cache import process_caches_clear
+
+    process_caches_clear()
+    yield
+    process_caches_clear()

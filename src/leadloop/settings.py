@@ -65,6 +65,10 @@ INSTALLED_APPS = [
     "leadloop.capture",
     "leadloop.scoring",
     "leadloop.lifecycle",
+    "leadloop.agreements",
+    "leadloop.routing",
+    "leadloop.webhooks",
+    "leadloop.sla",
     "leadloop.loop",
     "leadloop.api",
     "leadloop.web",
@@ -184,7 +188,12 @@ else:
 # is the one they saw. 0: REMOTE_ADDR is the client (no proxy, or one that sets REMOTE_ADDR).
 LEADLOOP_TRUSTED_PROXIES = env_int("LEADLOOP_TRUSTED_PROXIES", 0, minimum=0)
 
-# E-mail
+# E-mail: SMTP, or "console" to print each message (the demo does, into var/worker.log).
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+EMAIL_BACKEND = _EMAIL_BACKENDS[env_choice("LEADLOOP_EMAIL", "smtp", tuple(_EMAIL_BACKENDS))]
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -199,6 +208,15 @@ LEADLOOP_API_PAGE_SIZE = env_int("LEADLOOP_API_PAGE_SIZE", 50, minimum=1)
 # grade and at least this engagement (0-100).
 LEADLOOP_QUALIFY_FIT = env_choice("LEADLOOP_QUALIFY_FIT", "B", ("A", "B", "C", "D"))
 LEADLOOP_QUALIFY_ENGAGEMENT = env_int("LEADLOOP_QUALIFY_ENGAGEMENT", 40, minimum=0)
+
+# Outgoing webhooks (docs/webhooks.md): seconds to wait for a receiver to connect and to
+# answer, and how many attempts a delivery gets before it is marked failed.
+LEADLOOP_WEBHOOK_TIMEOUT = env_int("LEADLOOP_WEBHOOK_TIMEOUT", 10, minimum=1)
+LEADLOOP_WEBHOOK_MAX_ATTEMPTS = env_int("LEADLOOP_WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
+
+# Seconds each process keeps the rows every capture reads (the agreement in force, its queues,
+# the webhook endpoints): a change made elsewhere reaches a process within this time.
+LEADLOOP_CONFIG_CACHE_SECONDS = env_int("LEADLOOP_CONFIG_CACHE_SECONDS", 5, minimum=0)
 
 # Security: on when DEBUG is off; each can be turned off behind a TLS-terminating proxy.
 if not DEBUG:
@@ -221,6 +239,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # httpx logs every webhook request at INFO; the delivery log already records each attempt.
+    "loggers": {"httpx": {"level": "WARNING"}},
     "root": {
         "handlers": ["console"],
         "level": env_choice(

@@ -8,11 +8,13 @@ import pytest
 from django.db.models import F, Max, Q
 
 from leadloop.accounts.models import Team, User
+from leadloop.agreements.models import AgreementVersion
 from leadloop.capture.models import Campaign, Channel, Touch
 from leadloop.demo.generator import demo_generate, demo_reset
 from leadloop.demo.pools import FREE_MAIL_DOMAINS
 from leadloop.leads.models import Company, Lead, Stage
 from leadloop.lifecycle.models import StageChange
+from leadloop.scoring.models import QualifyThresholds
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +32,9 @@ def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     yield
     with django_db_blocker.unblock():
         demo_reset()
+        # The demo's agreement (approved by its people) and the thresholds it set in scoring.
+        AgreementVersion.objects.all().delete()
+        QualifyThresholds.objects.all().delete()
         User.objects.all().delete()
         Team.objects.all().delete()
 

@@ -23,7 +23,10 @@ from leadloop.capture.services import TouchInput
 from leadloop.leads.models import Lead, Stage
 from leadloop.leads.services import LeadData
 from leadloop.lifecycle.models import StageChange
+from leadloop.loop.owners import marketing_queue
 from leadloop.loop.services import lead_capture
+from leadloop.webhooks.models import WebhookEvent
+from leadloop.webhooks.services import webhook_event_emit
 from tests.accounts.factories import UserFactory
 from tests.capture.factories import CampaignFactory, TouchFactory
 from tests.capture.form_factories import FormFactory
@@ -38,6 +41,15 @@ PAGE = "https://www.acme.test/pricing?utm_source=linkedin&utm_medium=paid_social
 @pytest.fixture(autouse=True)
 def _no_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("leadloop.loop.services.scores_capture", lambda **_: None, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _steady_state() -> None:
+    """A running installation: the agreement in force, its marketing queue and the webhook
+    endpoints are in each process's cache (common.cache), as after its first capture."""
+    marketing_queue()  # makes version 1 and the queue: rows of this transaction, not cached
+    marketing_queue()  # reads and caches them
+    webhook_event_emit(event=WebhookEvent.STAGE_CHANGED, lead_id=None, payload={})
 
 
 def _touch(at: dt.datetime = AT) -> TouchInput:

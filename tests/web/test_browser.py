@@ -92,18 +92,29 @@ EXPECTED = {
     "marketing_ops": (
         "Marketing overview",
         "New leads and MQLs by source this month",
-        ["Dashboard", "Leads", "Duplicates", "Forms", "Imports", "Scoring", "Predictive model"],
+        [
+            "Dashboard",
+            "Leads",
+            "Agreement",
+            "SLA compliance",
+            "Duplicates",
+            "Forms",
+            "Imports",
+            "Scoring",
+            "Predictive model",
+            "Webhooks",
+        ],
     ),
-    "sales_rep": ("Your inbox", "Your open leads", ["Inbox", "Leads"]),
+    "sales_rep": ("Your inbox", "Your open leads", ["Inbox", "Leads", "Agreement"]),
     "sales_manager": (
         "Team overview",
         "Your team's open leads by rep",
-        ["Dashboard", "Leads", "Duplicates"],
+        ["Dashboard", "Leads", "Agreement", "SLA compliance", "Duplicates", "Routing"],
     ),
     "revenue_leader": (
         "Revenue overview",
         "How far this quarter's MQLs got",
-        ["Dashboard", "Leads", "Predictive model"],
+        ["Dashboard", "Leads", "Agreement", "SLA compliance", "Predictive model", "Routing"],
     ),
 }
 
@@ -130,7 +141,7 @@ def test_each_role_sees_its_dashboard_and_finds_a_lead_with_slash(browser, live_
         )
         assert page.locator('[data-figure="mqls-this-week"]').inner_text() == "7"
         if role == "sales_rep":
-            assert page.get_by_role("link", name="Ada Lovelace").is_visible()
+            assert page.get_by_role("link", name="Ada Lovelace").first.is_visible()
         page.screenshot(path=str(SHOTS / f"{role}.png"), full_page=True)
 
         page.locator("body").press("/")

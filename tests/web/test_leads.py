@@ -3,11 +3,12 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from leadloop.accounts.models import Role
+from leadloop.accounts.models import Role, TeamKind
 from leadloop.capture.models import TouchKind
 from leadloop.leads.models import Stage
 from leadloop.lifecycle.services import lead_transition
-from tests.accounts.factories import UserFactory
+from leadloop.scoring.models import LeadScore
+from tests.accounts.factories import TeamFactory, UserFactory
 from tests.capture.factories import CampaignFactory, TouchFactory
 from tests.content.factories import ContentOfferFactory
 from tests.leads.factories import CompanyFactory, LeadFactory
@@ -55,6 +56,32 @@ def test_the_lead_list_filters_by_stage_source_and_owner(client, rep):
     assert _names(client.get(url, {"owner": "unowned"})) == ["Nobody"]
     assert _names(client.get(url, {"owner": str(other.pk)})) == ["Theirs"]
     assert _names(client.get(url, {"stage": "mql", "source": "webinar"})) == ["Mine"]
+
+
+def test_the_lead_list_filters_by_whether_the_lead_qualifies(client, rep):
+    LeadScore.objects.create(lead=LeadFactory(first_name="Hot"), qualifies=True)
+    LeadScore.objects.create(lead=LeadFactory(first_name="Cold"), qualifies=False)
+    LeadFactory(first_name="Unscored")
+    url = reverse("web:lead_list")
+
+    assert _names(client.get(url, {"qualifies": "yes"})) == ["Hot"]
+    assert _names(client.get(url, {"qualifies": "no"})) == ["Cold"]
+    assert len(_names(client.get(url, {"qualifies": ""}))) == 3
+
+
+def test_the_lead_list_filters_by_a_queue_and_offers_each_queue(client, rep):
+    marketing = TeamFactory(name="Marketing", kind=TeamKind.MARKETING)
+    sales = TeamFactory(name="Sales", kind=TeamKind.SALES)
+    LeadFactory(first_name="Waiting", owner=None, queue=marketing)
+    LeadFactory(first_name="Fallback", owner=None, queue=sales)
+    LeadFactory(first_name="Routed", owner=rep, queue=sales)
+    url = reverse("web:lead_list")
+
+    assert _names(client.get(url, {"owner": f"queue:{marketing.pk}"})) == ["Waiting"]
+    assert _names(client.get(url, {"owner": f"queue:{sales.pk}"})) == ["Fallback"]
+    assert _names(client.get(url, {"owner": "me"})) == ["Routed"]
+    page = text(client.get(url))
+    assert f'<option value="queue:{marketing.pk}">Marketing queue</option>' in page
 
 
 def test_created_dates_are_whole_days_in_the_viewers_time_zone(client, rep):
@@ -197,9 +224,10 @@ def test_the_lead_page_merges_touches_and_stage_changes_with_who_and_why(client,
         "Content download",
         "Pricing guide",
         "Spring webinar",
-        'rule <span class="strong">fit A + engagement ≥ 60',
+        'system: <span class="strong">fit A + engagement ≥ 60',
         "Rita Rep",
-        "not_now",
+        'data-reason="not_now">Not now</span>',
+        "back to nurture, may re-qualify after 90 days",
         "Budget frozen until Q3",
         "2 Mar 2026, 15:00",
     ):

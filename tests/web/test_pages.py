@@ -58,22 +58,48 @@ def test_signing_out_takes_a_post_and_returns_to_sign_in(client):
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        (Role.SALES_REP, ["Inbox", "Leads", "API tokens"]),
-        (Role.SALES_MANAGER, ["Dashboard", "Leads", "Duplicates", "API tokens"]),
+        (Role.SALES_REP, ["Inbox", "Leads", "Agreement", "API tokens", "Out of office"]),
+        (
+            Role.SALES_MANAGER,
+            [
+                "Dashboard",
+                "Leads",
+                "Agreement",
+                "SLA compliance",
+                "Duplicates",
+                "Routing",
+                "API tokens",
+                "Out of office",
+            ],
+        ),
         (
             Role.MARKETING_OPS,
             [
                 "Dashboard",
                 "Leads",
+                "Agreement",
+                "SLA compliance",
                 "Duplicates",
                 "Forms",
                 "Imports",
                 "Scoring",
                 "Predictive model",
+                "Webhooks",
                 "API tokens",
             ],
         ),
-        (Role.REVENUE_LEADER, ["Dashboard", "Leads", "Predictive model", "API tokens"]),
+        (
+            Role.REVENUE_LEADER,
+            [
+                "Dashboard",
+                "Leads",
+                "Agreement",
+                "SLA compliance",
+                "Predictive model",
+                "Routing",
+                "API tokens",
+            ],
+        ),
     ],
 )
 def test_the_navigation_follows_the_role_and_every_link_works(client, role, links):

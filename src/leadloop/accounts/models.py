@@ -21,6 +21,10 @@ class TeamKind(models.TextChoices):
     SALES = "sales", _("Sales")
 
 
+def _default_opening_hours() -> dict[str, list[str]]:
+    return {str(day): ["09:00", "17:30"] for day in range(5)}
+
+
 class Team(models.Model):
     """A marketing or sales team; its time zone and country drive its business calendar."""
 
@@ -31,7 +35,12 @@ class Team(models.Model):
         max_length=2, default="DE", help_text=_("ISO 3166-1 alpha-2, for public holidays")
     )
     subdivision = models.CharField(
-        max_length=10, blank=True, help_text=_("State or region, for regional holidays")
+        max_length=40, blank=True, help_text=_("State or region, for regional holidays")
+    )
+    opening_hours = models.JSONField(
+        default=_default_opening_hours,
+        blank=True,
+        help_text=_('Weekday (0 = Monday) to ["HH:MM", "HH:MM"] local opening and closing times'),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -89,3 +98,49 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class TeamDayOff(models.Model):
+    """A day the whole team is closed beyond public holidays (company day off, offsite)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="days_off")
+    on = models.DateField()
+    name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["on"]
+        constraints = [models.UniqueConstraint(fields=["team", "on"], name="team_day_off_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.on:%Y-%m-%d} {self.name}".strip()
+
+
+class OutOfOffice(models.Model):
+    """A person away from `starts_at` to `ends_at`: routing skips them, SLA clocks may pause."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="out_of_office"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["user", "ends_at"], name="ooo_user_ends")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="ooo_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} away {self.starts_at:%Y-%m-%d} to {self.ends_at:%Y-%m-%d}"

@@ -7,10 +7,15 @@ so it works offline.
 
 from ninja import NinjaAPI, Swagger
 
+from leadloop.api.agreement import router as agreement_router
 from leadloop.api.capture import router as capture_router
 from leadloop.api.errors import install_error_handlers
 from leadloop.api.leads import router as leads_router
+from leadloop.api.lifecycle import router as lifecycle_router
+from leadloop.api.merge import router as merge_router
+from leadloop.api.routing import router as routing_router
 from leadloop.api.scoring import router as scoring_router
+from leadloop.api.sla import router as sla_router
 
 api = NinjaAPI(
     title="Leadloop API",
@@ -29,3 +34,8 @@ install_error_handlers(api)
 api.add_router("", leads_router)
 api.add_router("", capture_router)
 api.add_router("", scoring_router)
+api.add_router("", merge_router)
+api.add_router("", lifecycle_router)
+api.add_router("", agreement_router)
+api.add_router("", routing_router)
+api.add_router("", sla_router)

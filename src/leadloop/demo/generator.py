@@ -34,6 +34,7 @@ from leadloop.capture.models import Campaign, Channel, Touch, TouchKind
 from leadloop.common.errors import Conflict
 from leadloop.content.models import ContentKind, ContentOffer
 from leadloop.demo import pools
+from leadloop.demo.agreement import demo_agreement_ensure
 from leadloop.demo.staff import MARKETING, SALES_AMERICAS, SALES_EMEA, Staff, demo_staff_ensure
 from leadloop.leads.models import Company, Lead, Seniority, Stage
 from leadloop.lifecycle.models import StageChange
@@ -141,8 +142,10 @@ def demo_generate(
     end = now or timezone.now()
     rng = random.Random(seed)
     staff = demo_staff_ensure()
+    agreement = demo_agreement_ensure(staff=staff, since=end - timedelta(days=DAYS))
     catalog = _catalog_ensure(rng, end)
     world = _World(rng=rng, now=end, staff=staff, catalog=catalog)
+    world.agreement_version = agreement.number
     totals = [0, 0, 0, 0]
     for first in range(0, leads, batch_size):
         count = min(batch_size, leads - first)
@@ -273,6 +276,7 @@ class _World:
     ) -> None:
         self.rng, self.now, self.catalog = rng, now, catalog
         self.start = now - timedelta(days=DAYS)
+        self.agreement_version: int | None = None
         self.domains: set[str] = set(Company.objects.values_list("domain", flat=True))
         self.countries = pools.COUNTRIES
         self.country_weights = [c.weight for c in pools.COUNTRIES]
@@ -581,9 +585,16 @@ class _Story:
     def _step(
         self, to: Stage, at: datetime, actor: User | None = None, rule: str = "", reason: str = ""
     ) -> None:
+        # Every decision after the entry applied the demo's agreement.
+        version = self.world.agreement_version if rule != "capture" else None
         self.steps.append(
             HistoryStep(
-                to=to, at=at, actor_id=actor.pk if actor else None, rule=rule, reason=reason
+                to=to,
+                at=at,
+                actor_id=actor.pk if actor else None,
+                rule=rule,
+                reason=reason,
+                agreement_version=version,
             )
         )
 

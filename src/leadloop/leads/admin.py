@@ -15,9 +15,13 @@ class LeadAdmin(admin.ModelAdmin):
     list_display = ("__str__", "email", "company", "stage", "owner", "source", "created_at")
     list_filter = ("stage", "source", "country")
     search_fields = ("email", "first_name", "last_name", "external_id", "company__name")
-    raw_id_fields = ("company", "owner")
-    # The stage moves only through lifecycle.services.lead_transition (one audit row each).
+    raw_id_fields = ("company",)
+    # The stage moves only through lifecycle.services.lead_transition (one audit row each), the
+    # owner and queue only through routing (one Assignment each): reassign on the lead page.
     readonly_fields = (
+        "owner",
+        "queue",
+        "requalify_after",
         "stage",
         "stage_changed_at",
         "cycle",

@@ -108,6 +108,13 @@ class Lead(models.Model):
     customer_first_at = models.DateTimeField(null=True, blank=True)
     nurture_last_at = models.DateTimeField(null=True, blank=True)
     disqualified_last_at = models.DateTimeField(null=True, blank=True)
+    requalify_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "A recycled lead may qualify again only after this time (hand-raisers excepted)"
+        ),
+    )
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

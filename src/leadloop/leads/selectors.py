@@ -25,6 +25,7 @@ class LeadFilters:
     stage: Stage | None = None
     owner_id: int | None = None
     unowned: bool = False
+    queue_id: int | None = None  # waiting in this team's queue (no person owns it)
     source: str = ""
     created_from: dt.datetime | None = None  # inclusive
     created_to: dt.datetime | None = None  # exclusive
@@ -49,6 +50,8 @@ def lead_list(*, filters: LeadFilters) -> QuerySet[Lead]:
         leads = leads.filter(owner_id=filters.owner_id)
     if filters.unowned:
         leads = leads.filter(owner__isnull=True)
+    if filters.queue_id is not None:
+        leads = leads.filter(owner__isnull=True, queue_id=filters.queue_id)
     if filters.source:
         leads = leads.filter(source=filters.source)
     if filters.created_from:

@@ -292,3 +292,8 @@ def duplicate_dismiss(*, lead_ids: tuple[int, int], actor: User | None) -> Dupli
         lead_low_id=low, lead_high_id=high, defaults={"actor": actor}
     )
     return dismissal
+
+
+def lead_requalify_hold(*, lead_id: int, until: datetime | None) -> None:
+    """Hold a recycled lead back from qualifying again until `until` (None lifts the hold)."""
+    Lead.objects.filter(pk=lead_id).update(requalify_after=until)

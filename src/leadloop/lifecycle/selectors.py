@@ -37,6 +37,10 @@ class TimelineEntry:
     kind: Literal["touch", "stage_change"]
     touch: Touch | None = None
     stage_change: StageChange | None = None
+    # The stage change's reason in words, filled by callers that know the agreement
+    # (``loop.selectors.lead_timeline_explained``): "Not now", "back to nurture, ...".
+    reason_label: str = ""
+    reason_next_step: str = ""
 
 
 def lead_timeline(*, lead_id: int, limit: int = 200) -> list[TimelineEntry]:

@@ -41,6 +41,7 @@ from leadloop.leads.models import AttributeDefinition, AttributeType, Company, L
 from leadloop.leads.services import LEAD_FIELDS, domain_normalize, is_free_mail
 from leadloop.lifecycle.models import StageChange
 from leadloop.lifecycle.services import HistoryInvalid, HistoryStep, stamp_fields
+from leadloop.loop.owners import marketing_queue
 
 BATCH_ROWS: Final = 20_000  # rows per transaction; see docs/benchmarks.md, import_leads
 RULE: Final = "import"
@@ -214,6 +215,12 @@ class _Writer:
         self.now = timezone.now()
         self.seen: set[str] = set()  # identities a dry run has "created"
         self._owners: dict[str, int] | None = None
+        self._marketing_queue_id: int | None = None
+
+    def _queue_id(self) -> int:
+        if self._marketing_queue_id is None:
+            self._marketing_queue_id = marketing_queue().pk
+        return self._marketing_queue_id
 
     def write(self, batch: _Batch) -> None:
         created = updated = 0
@@ -290,6 +297,7 @@ class _Writer:
                     external_id=row.external_id or None,
                     created_at=row.created_at or self.now,
                 )
+                lead.queue_id = self._queue_id()  # marketing's until someone owns it
                 key = row.email or row.external_id
                 if key in self.seen:
                     updated += 1
@@ -406,8 +414,8 @@ class _Writer:
             changed.update(("source", "source_detail"))
         owner = self._owner(row.owner) if row.owner else None
         if owner is not None and lead.owner_id is None:
-            lead.owner_id = owner
-            changed.add("owner")
+            lead.owner_id, lead.queue_id = owner, None  # a person owns it now, not a queue
+            changed.update(("owner", "queue"))
 
     def _steps(self, track: _Track, row: ImportRow) -> list[HistoryStep]:
         """The row's stage history after what the lead already has (see module docstring)."""

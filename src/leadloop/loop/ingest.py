@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -35,7 +35,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leadloop.accounts.models import User
+from leadloop.accounts.models import Team, User
+from leadloop.agreements.selectors import AgreementInForce, agreement_in_force
 from leadloop.capture.attribution import Attribution, attribution_parse, channel_for
 from leadloop.capture.models import Campaign, Touch
 from leadloop.capture.services import TouchInput, TouchInvalid, touch_external_id
@@ -50,8 +51,13 @@ from leadloop.leads.services import (
     is_free_mail,
 )
 from leadloop.lifecycle.services import HistoryInvalid, HistoryStep, stage_history_load
+from leadloop.loop.lifecycle import QUALIFYING_STAGES, TouchFacts, hand_raiser, lead_qualify_if_due
+from leadloop.loop.owners import marketing_queue
 from leadloop.loop.services import Captured, lead_capture
+from leadloop.scoring.models import LeadScore
 from leadloop.scoring.services import scores_touches_record
+from leadloop.sla.services import CONTACT_TOUCH_KINDS, clocks_on_touch
+from leadloop.webhooks.services import webhook_stage_changes_emit
 
 BATCH_MAX: Final = 1000
 # A touch may be stamped a little ahead of the server's clock: the sender's clock drifts.
@@ -369,24 +375,58 @@ def _ingest_bulk(
     _leads_by_id(items, results=results)
     leads = _leads_replay(items)
     _companies_attach(leads)
-    _leads_write(leads, actor=actor, rule=rule)
+    agreement = agreement_in_force()
+    _leads_write(leads, actor=actor, rule=rule, queue=marketing_queue(agreement))
     _touches_insert(items, refs=refs, results=results)
     # The new touches' engagement terms in bulk; fit for new leads and those that gained a company.
-    scores_touches_record(
+    scores = scores_touches_record(
         touch_ids=[r.touch_id for r in results if r and r.status == "created" and r.touch_id],
         refit_lead_ids=[ref.pk for ref in leads if ref.company is not None and ref.pk is not None],
     )
+    _qualify(items, results=results, scores=scores, agreement=agreement)
 
 
-def _leads_write(leads: list[_LeadRef], *, actor: User | None, rule: str) -> None:
+def _qualify(
+    items: dict[int, _Item],
+    *,
+    results: list[IngestResult | None],
+    scores: Mapping[int, LeadScore],
+    agreement: AgreementInForce,
+) -> None:
+    """Qualify the leads a new touch raised a hand for, or whose scores now meet the thresholds."""
+    raised: dict[int, TouchFacts] = {}
+    for index, item in items.items():
+        result = results[index]
+        if result is None or result.status != "created" or result.lead_id is None:
+            continue
+        facts = TouchFacts(
+            kind=item.data.kind,
+            form_slug=str(item.data.properties.get("form", "")),
+            content_kind=item.data.content_offer.kind if item.data.content_offer else "",
+        )
+        if hand_raiser(agreement, facts) is not None:
+            raised.setdefault(result.lead_id, facts)
+        if item.data.kind in CONTACT_TOUCH_KINDS and result.touch_id is not None:
+            clocks_on_touch(touch_id=result.touch_id)  # a rep's contact attempt
+    wanted = set(raised) | {pk for pk, score in scores.items() if score.qualifies}
+    if not wanted:
+        return
+    for lead in Lead.objects.filter(pk__in=wanted, stage__in=QUALIFYING_STAGES).order_by("pk"):
+        lead_qualify_if_due(
+            lead=lead, score=scores.get(lead.pk), touch=raised.get(lead.pk), agreement=agreement
+        )
+
+
+def _leads_write(leads: list[_LeadRef], *, actor: User | None, rule: str, queue: Team) -> None:
     """Insert the new leads with their lifecycle entries; save what known leads gained."""
     new = [ref for ref in leads if ref.pk is None]
     if new:
         actor_id = actor.pk if actor else None
         rows = [
-            Lead(email=ref.email, external_id=ref.external_id, company=ref.company) for ref in new
+            Lead(email=ref.email, external_id=ref.external_id, company=ref.company, queue=queue)
+            for ref in new
         ]
-        stage_history_load(
+        entries = stage_history_load(
             histories=[
                 (lead, [HistoryStep(to=Stage.LEAD, at=ref.entry_at, actor_id=actor_id, rule=rule)])
                 for lead, ref in zip(rows, new, strict=True)
@@ -394,6 +434,7 @@ def _leads_write(leads: list[_LeadRef], *, actor: User | None, rule: str) -> Non
         )
         for lead, ref in zip(rows, new, strict=True):
             ref.pk, ref.filled = lead.pk, []  # a new lead was inserted with all it gained
+        webhook_stage_changes_emit(changes=entries)
     for ref in leads:
         if ref.filled and ref.pk is not None:
             lead = Lead.objects.get(pk=ref.pk)

@@ -28,9 +28,11 @@ from leadloop.common.errors import Conflict, LeadloopError, NotFound
 from leadloop.leads.models import FUNNEL, DuplicateDismissal, Lead, LeadMerge, Stage
 from leadloop.leads.selectors import duplicate_reasons
 from leadloop.lifecycle.models import StageChange
+from leadloop.routing.models import Assignment
 from leadloop.scoring.models import LeadScore, ScoreHistory
 from leadloop.scoring.rescore import scores_rescore
 from leadloop.scoring.services import scores_merge
+from leadloop.sla.models import SlaClock
 
 # Who may review suspected duplicates and merge them.
 MERGE_ROLES: Final = frozenset({Role.MARKETING_OPS, Role.SALES_MANAGER, Role.ADMIN})
@@ -63,6 +65,8 @@ _HANDLED: Final = frozenset(
         (DuplicateDismissal, "lead_high"),
         (ScoreHistory, "lead"),  # moved by scoring.scores_merge
         (LeadScore, "lead"),  # dropped; the survivor is rescored
+        (Assignment, "lead"),
+        (SlaClock, "lead"),
     }
 )
 
@@ -73,6 +77,8 @@ class MergeSnapshot(TypedDict):
     touch_ids: list[int]
     stage_change_ids: list[int]
     merge_ids: list[int]  # the duplicate's own earlier LeadMerge rows, now the survivor's
+    assignment_ids: list[int]  # the duplicate's owner history, now the survivor's
+    sla_clock_ids: list[int]  # the duplicate's SLA clocks, now the survivor's
     score_history_ids: list[int]  # the duplicate's ScoreHistory rows, now the survivor's
 
 
@@ -250,6 +256,8 @@ def lead_merge(
     touch_ids = _move(Touch.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
     change_ids = _move(StageChange.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
     merge_ids = _move(LeadMerge.objects.filter(survivor_id=duplicate.pk), survivor_id=survivor.pk)
+    assignment_ids = _move(Assignment.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
+    clock_ids = _move(SlaClock.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
     score_history_ids = scores_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk)
     replaced = _combine(survivor, duplicate, choices)
 
@@ -262,6 +270,8 @@ def lead_merge(
             touch_ids=touch_ids,
             stage_change_ids=change_ids,
             merge_ids=merge_ids,
+            assignment_ids=assignment_ids,
+            sla_clock_ids=clock_ids,
             score_history_ids=score_history_ids,
         ),
         actor=actor,

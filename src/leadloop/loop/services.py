@@ -1,9 +1,9 @@
 """The use cases that span apps, read top to bottom.
 
-    capture: a lead (and maybe a touch) arrives → upsert the lead (leads) → a new lead enters
-    the lifecycle (lifecycle) → the touch is recorded (capture).
-
-Scoring, qualification and routing join this chain as their apps arrive.
+capture: a lead (and maybe a touch) arrives → upsert the lead (leads; a new one is owned
+by the agreement's marketing queue) → a new lead enters the lifecycle (lifecycle) → the
+touch is recorded (capture) → scored (scoring) → qualified when the agreement says so
+(loop.lifecycle: a hand-raiser at once, else the score thresholds) → handed off.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from leadloop.accounts.models import User
+from leadloop.agreements.selectors import agreement_in_force
 from leadloop.capture.models import Touch
 from leadloop.capture.services import (
     TouchInput,
@@ -24,7 +25,11 @@ from leadloop.leads.models import Lead, Stage
 from leadloop.leads.services import LeadData, lead_upsert
 from leadloop.lifecycle.models import StageChange
 from leadloop.lifecycle.services import lead_entry_stamp
+from leadloop.loop.lifecycle import lead_qualify_if_due, touch_facts
+from leadloop.loop.owners import marketing_queue
 from leadloop.scoring.services import scores_capture
+from leadloop.sla.services import CONTACT_TOUCH_KINDS, clocks_on_touch
+from leadloop.webhooks.services import webhook_stage_changed_emit
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,12 @@ def lead_capture(
     """
     entry: list[StageChange] = []
     prepared: list[Touch] = []
+    agreement = agreement_in_force()
 
     def enter(lead: Lead) -> None:
         # A new lead: its lifecycle entry's stage columns and its first-touch source go into
         # its own INSERT; the entry's StageChange follows it.
+        lead.queue = marketing_queue(agreement)
         entry.append(
             lead_entry_stamp(
                 lead,
@@ -91,12 +98,22 @@ def lead_capture(
         if touch is not None
         else None
     )
+    for change in entry:
+        webhook_stage_changed_emit(change=change)
+    new_touch = recorded.touch if recorded is not None and recorded.created else None
+    if new_touch is not None and new_touch.kind in CONTACT_TOUCH_KINDS:
+        clocks_on_touch(touch_id=new_touch.pk)  # a rep's contact attempt stops its clock
     # O(1): the new touch adds its terms to the engagement sum; fit only for new or changed leads.
-    scores_capture(
-        lead=lead,
-        touch=recorded.touch if recorded is not None and recorded.created else None,
-        lead_changed=upsert.created or bool(upsert.changed),
+    score = scores_capture(
+        lead=lead, touch=new_touch, lead_changed=upsert.created or bool(upsert.changed)
     )
+    if (new_touch is not None or score is not None) and lead_qualify_if_due(
+        lead=lead,
+        score=score,
+        touch=touch_facts(new_touch) if new_touch is not None else None,
+        agreement=agreement,
+    ):
+        lead.refresh_from_db()
     if recorded is None:
         return Captured(lead=lead, lead_created=upsert.created, changed=upsert.changed)
     return Captured(

@@ -16,3 +16,27 @@ def import_leads(*, job_id: int) -> None:
         import_run(job_id=job_id)
     except (ImportFileInvalid, MappingInvalid):
         return  # recorded on the job by import_run
+
+
+@task()
+def route_qualified(*, change_id: int) -> None:
+    """Route the MQL of StageChange `change_id`; safe to run twice (routed once per change)."""
+    from leadloop.loop.lifecycle import lead_route_qualified
+
+    lead_route_qualified(change_id=change_id)
+
+
+@task()
+def qualify_due() -> None:
+    """Qualify the leads whose scores meet the agreement's thresholds (the periodic sweep)."""
+    from leadloop.loop.lifecycle import leads_qualify_due
+
+    leads_qualify_due()
+
+
+@task()
+def handoff_deliver_due() -> int:
+    """Deliver the batched hand-off if one is due; safe to run twice (claimed once)."""
+    from leadloop.loop.lifecycle import handoff_deliver_now
+
+    return handoff_deliver_now()

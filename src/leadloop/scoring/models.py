@@ -250,3 +250,22 @@ class ScoreHistory(models.Model):
 
     def __str__(self) -> str:
         return f"Lead {self.lead_id} at {self.at:%Y-%m-%d}"
+
+
+class QualifyThresholds(models.Model):
+    """The score thresholds that make a lead qualify, as the agreement in force sets them.
+
+    One row (pk 1). ``groups`` is a list of ``{"fit_grade_min", "engagement_min",
+    "predicted_min"}`` (unset keys ignored); a lead qualifies when any group holds. Without the
+    row, LEADLOOP_QUALIFY_FIT and LEADLOOP_QUALIFY_ENGAGEMENT apply.
+    """
+
+    groups = models.JSONField(default=list)
+    agreement_version = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "qualify thresholds"
+
+    def __str__(self) -> str:
+        return f"Thresholds of agreement v{self.agreement_version}"

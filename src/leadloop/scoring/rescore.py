@@ -39,9 +39,10 @@ from leadloop.scoring.services import (
     GRADES,
     EngagementRules,
     FitRules,
+    QualifyGroup,
     engagement_rules_active,
     fit_rules_active,
-    qualifies,
+    qualify_groups,
 )
 
 CHUNK: Final = 10_000
@@ -88,6 +89,7 @@ def scores_rescore(
     model_version = (
         PredictiveModel.objects.filter(is_active=True).values_list("version", flat=True).first()
     )
+    groups = qualify_groups()  # once per rescore, not per lead
     moved = 0
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
@@ -101,6 +103,7 @@ def scores_rescore(
                 predictor=predictor,
                 model_version=model_version,
                 contiguous=lead_ids is None,
+                groups=groups,
             )
         if progress is not None:
             progress(min(start + chunk, len(ids)), len(ids))
@@ -413,6 +416,7 @@ def _chunk_rescore(
     predictor: Predictor | None,
     model_version: int | None,
     contiguous: bool,
+    groups: Sequence[QualifyGroup],
 ) -> int:
     if fit is not None:
         ids, columns = _fit_columns(ids, fit, contiguous)
@@ -435,8 +439,9 @@ def _chunk_rescore(
     predicted = predictor(list(ids), at) if predictor is not None else None
     eng_scores = _engagement_scores(eng_part.sums, at, eng)
     old = _old_scores(ids, contiguous)
+    qualify = _qualify_mask(ids, fit_part.grades, eng_scores, predicted, groups)
     rows, history = _rows(
-        ids, fit_part, eng_part, eng_scores, predicted, old, at, fit, eng, model_version
+        ids, fit_part, eng_part, eng_scores, predicted, old, at, fit, eng, model_version, qualify
     )
     with connection.cursor() as cursor:
         cursor.executemany(_upsert_sql(), rows)
@@ -466,6 +471,7 @@ def _rows(
     fit: FitRules | None,
     eng: EngagementRules | None,
     model_version: int | None,
+    qualify: list[bool],
 ) -> tuple[list[tuple[Any, ...]], list[tuple[int, int, int, float | None]]]:
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(at)
@@ -473,9 +479,6 @@ def _rows(
     eng_v = eng.version if eng else None
     h, k = (eng.half_life_days, eng.scale) if eng else (30.0, 50.0)
     factor = float(np.exp2(-epoch_days(at) / h))
-    qualify_rank = {g: i for i, g in enumerate(GRADES)}
-    threshold = [qualifies(g, 100) for g in GRADES]  # grade good enough at full engagement
-    min_eng = next((e for e in range(101) if qualifies(GRADES[0], e)), 101)
     fit_scores = fit_part.scores.tolist()
     sums = eng_part.sums.tolist()
     scores = eng_scores.tolist()
@@ -492,7 +495,6 @@ def _rows(
         last_at = (
             None if last[i] != last[i] else adapt(ENGAGEMENT_EPOCH + dt.timedelta(days=last[i]))
         )
-        q = threshold[qualify_rank[grade]] and scores[i] >= min_eng
         rows.append(
             (
                 lead_id,
@@ -507,7 +509,7 @@ def _rows(
                 p,
                 model_version if p is not None else None,
                 p_reasons,
-                q,
+                qualify[i],
                 now,
             )
         )
@@ -525,6 +527,32 @@ def _rows(
         if moved:
             history.append((lead_id, fit_scores[i], scores[i], p))
     return rows, history
+
+
+def _qualify_mask(
+    ids: Sequence[int],
+    grades: Sequence[str],
+    eng_scores: np.ndarray,
+    predicted: dict[int, tuple[float, list[str]]] | None,
+    groups: Sequence[QualifyGroup],
+) -> list[bool]:
+    """``scoring.services.qualifies`` for a whole chunk at once: any group holds, where a
+    group holds when each of its set thresholds does (no prediction misses a predicted one)."""
+    rank_of = {g: i for i, g in enumerate(GRADES)}
+    ranks = np.array([rank_of.get(g, len(GRADES)) for g in grades], dtype=np.int64)
+    found = predicted or {}
+    probs = np.array([float(found[i][0]) if i in found else np.nan for i in ids], dtype=np.float64)
+    out = np.zeros(len(ids), dtype=bool)
+    for group in groups:
+        holds = np.ones(len(ids), dtype=bool)
+        if group.fit_grade_min is not None:
+            holds &= ranks <= rank_of.get(group.fit_grade_min, -1)
+        if group.engagement_min is not None:
+            holds &= eng_scores >= group.engagement_min
+        if group.predicted_min is not None:
+            holds &= np.nan_to_num(probs, nan=-1.0) >= group.predicted_min
+        out |= holds
+    return [bool(v) for v in out.tolist()]
 
 
 def _pct(p: float | None) -> int | None:

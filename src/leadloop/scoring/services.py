@@ -37,6 +37,7 @@ from leadloop.scoring.models import (
     FitRuleSet,
     LeadScore,
     Operator,
+    QualifyThresholds,
     ScoreHistory,
 )
 from leadloop.scoring.rules import (
@@ -197,14 +198,64 @@ def fit_values(lead: Lead, fit: FitRules) -> dict[str, Any]:
 # --- Qualification and history --------------------------------------------------------------
 
 
-def qualifies(fit_grade: str, engagement: int) -> bool:
-    """Fit grade at least LEADLOOP_QUALIFY_FIT and engagement at least
-    LEADLOOP_QUALIFY_ENGAGEMENT (until the agreement sets the thresholds)."""
-    wanted = getattr(settings, "LEADLOOP_QUALIFY_FIT", "B")
-    rank = GRADES.index(fit_grade) if fit_grade in GRADES else len(GRADES)
-    return rank <= GRADES.index(wanted) and engagement >= getattr(
-        settings, "LEADLOOP_QUALIFY_ENGAGEMENT", 40
+@dataclass(frozen=True)
+class QualifyGroup:
+    """One group of score thresholds; a lead meets it when every set condition holds."""
+
+    fit_grade_min: str | None = None
+    engagement_min: int | None = None
+    predicted_min: float | None = None
+
+    def holds(self, fit_grade: str, engagement: int, predicted: float | None) -> bool:
+        if self.fit_grade_min is not None and _grade_rank(fit_grade) > _grade_rank(
+            self.fit_grade_min
+        ):
+            return False
+        if self.engagement_min is not None and engagement < self.engagement_min:
+            return False
+        return self.predicted_min is None or (
+            predicted is not None and predicted >= self.predicted_min
+        )
+
+
+def _grade_rank(grade: str) -> int:
+    """0 for A, 3 for D; an unknown grade ranks below D."""
+    return GRADES.index(grade) if grade in GRADES else len(GRADES)
+
+
+def qualify_groups() -> tuple[QualifyGroup, ...]:
+    """The score thresholds in force: the agreement's groups (``QualifyThresholds``, one
+    query), else one group from LEADLOOP_QUALIFY_FIT and LEADLOOP_QUALIFY_ENGAGEMENT."""
+    stored = QualifyThresholds.objects.filter(pk=1).values_list("groups", flat=True).first()
+    if stored is None:
+        return (
+            QualifyGroup(
+                fit_grade_min=getattr(settings, "LEADLOOP_QUALIFY_FIT", "B"),
+                engagement_min=getattr(settings, "LEADLOOP_QUALIFY_ENGAGEMENT", 40),
+            ),
+        )
+    return tuple(
+        QualifyGroup(
+            fit_grade_min=g.get("fit_grade_min"),
+            engagement_min=g.get("engagement_min"),
+            predicted_min=g.get("predicted_min"),
+        )
+        for g in stored
+        if isinstance(g, dict)
     )
+
+
+def qualifies(
+    fit_grade: str,
+    engagement: int,
+    predicted: float | None,
+    *,
+    groups: Sequence[QualifyGroup] | None = None,
+) -> bool:
+    """Whether scores meet the thresholds: any group holds (no group: never). Pass `groups`
+    (``qualify_groups()``, read once) when deciding for many leads."""
+    chosen = qualify_groups() if groups is None else groups
+    return any(g.holds(fit_grade, engagement, predicted) for g in chosen)
 
 
 @dataclass(frozen=True)
@@ -412,10 +463,11 @@ def scores_touches_record(
         score = scores[lead_id]
         score.last_touch_at = max(score.last_touch_at or last, last)
     history: list[ScoreHistory] = []
+    groups = qualify_groups()  # once per batch
     for lead_id in lead_ids:
         score = scores[lead_id]
         snap = snapshot(score, at=now, eng=eng)
-        score.qualifies = qualifies(snap.grade, snap.engagement)
+        score.qualifies = qualifies(snap.grade, snap.engagement, snap.predicted, groups=groups)
         score.updated_at = now
         old = before.get(lead_id)
         if old is None or snap.moved(old):
@@ -644,6 +696,91 @@ def _rescore_after_commit(cause: str) -> None:
         rescore_all.enqueue(cause=cause)
 
     transaction.on_commit(enqueue)
+
+
+def _threshold_group(group: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """One group checked and normalised (unset keys left out). Raises RuleInvalid."""
+    where = f"Threshold group {index + 1}"
+    unknown = sorted(set(group) - {"fit_grade_min", "engagement_min", "predicted_min"})
+    if unknown:
+        raise RuleInvalid(f"{where}: {unknown[0]!r} is not a threshold.", loc=("groups", index))
+    out: dict[str, Any] = {}
+    grade, engagement, predicted = (
+        group.get("fit_grade_min"),
+        group.get("engagement_min"),
+        group.get("predicted_min"),
+    )
+    if grade is not None:
+        if grade not in GRADES:
+            raise RuleInvalid(
+                f"{where}: fit grade {grade!r} is not one of A, B, C, D.",
+                loc=("groups", index, "fit_grade_min"),
+            )
+        out["fit_grade_min"] = grade
+    if engagement is not None:
+        if (
+            isinstance(engagement, bool)
+            or not isinstance(engagement, int)
+            or not (0 <= engagement <= 100)
+        ):
+            raise RuleInvalid(
+                f"{where}: engagement must be a whole number from 0 to 100; got {engagement!r}.",
+                loc=("groups", index, "engagement_min"),
+            )
+        out["engagement_min"] = engagement
+    if predicted is not None:
+        if (
+            isinstance(predicted, bool)
+            or not isinstance(predicted, int | float)
+            or not (0 < predicted <= 1)
+        ):
+            raise RuleInvalid(
+                f"{where}: the predicted probability must be above 0 and at most 1; "
+                f"got {predicted!r}.",
+                loc=("groups", index, "predicted_min"),
+            )
+        out["predicted_min"] = float(predicted)
+    if not out:
+        raise RuleInvalid(f"{where} has no threshold.", loc=("groups", index))
+    return out
+
+
+@transaction.atomic
+def qualify_thresholds_set(
+    *,
+    groups: Sequence[Mapping[str, Any]],
+    agreement_version: int | None,
+    rescore: bool = True,
+) -> QualifyThresholds:
+    """Store the thresholds a lead must meet to qualify (any group; in a group every set key
+    of fit_grade_min, engagement_min, predicted_min). When they differ from the stored ones,
+    every lead is rescored in the background after commit, so ``LeadScore.qualifies``
+    follows them. Raises RuleInvalid naming the group and key."""
+    clean = [_threshold_group(g, i) for i, g in enumerate(groups)]
+    row = QualifyThresholds.objects.select_for_update().filter(pk=1).first()
+    changed = row is None or row.groups != clean
+    if row is None:
+        row = QualifyThresholds.objects.create(
+            pk=1, groups=clean, agreement_version=agreement_version
+        )
+    else:
+        row.groups, row.agreement_version = clean, agreement_version
+        row.save(update_fields=["groups", "agreement_version", "updated_at"])
+    if changed and rescore:
+        label = f"agreement v{agreement_version}" if agreement_version else "qualification"
+        _rescore_after_commit(f"{label} thresholds")
+    return row
+
+
+def qualify_thresholds_init(*, groups: Sequence[Mapping[str, Any]], agreement_version: int) -> None:
+    """Store the initial agreement's thresholds unless thresholds are stored already: one
+    INSERT that yields to an existing row, no rescore (the initial agreement is made before a
+    lead is scored). Raises RuleInvalid naming the group and key."""
+    clean = [_threshold_group(g, i) for i, g in enumerate(groups)]
+    QualifyThresholds.objects.bulk_create(
+        [QualifyThresholds(pk=1, groups=clean, agreement_version=agreement_version)],
+        ignore_conflicts=True,
+    )
 
 
 @transaction.atomic

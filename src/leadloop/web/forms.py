@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
-from leadloop.accounts.models import User
+from leadloop.accounts.models import Team, User
 from leadloop.accounts.services import SCOPES
 from leadloop.leads.models import Stage
 from leadloop.leads.selectors import LeadFilters
 
 OWNER_ME = "me"
 OWNER_UNOWNED = "unowned"
+OWNER_QUEUE = "queue:"  # "queue:<team id>": leads waiting in that team's queue
 
 
 class LeadFilterForm(forms.Form):
@@ -35,6 +36,11 @@ class LeadFilterForm(forms.Form):
     stage = forms.ChoiceField(required=False, choices=[("", "Any stage"), *Stage.choices])
     owner = forms.ChoiceField(required=False, label="Owner")
     source = forms.ChoiceField(required=False, label="Source")
+    qualifies = forms.ChoiceField(
+        required=False,
+        label="Qualifies",
+        choices=[("", "Either"), ("yes", "Meets the thresholds"), ("no", "Below the thresholds")],
+    )
     created_from = forms.DateField(
         required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -43,7 +49,13 @@ class LeadFilterForm(forms.Form):
     )
 
     def __init__(
-        self, data: object, *, owners: list[User], sources: list[str], tz: ZoneInfo
+        self,
+        data: object,
+        *,
+        owners: list[User],
+        sources: list[str],
+        tz: ZoneInfo,
+        queues: list[Team] | None = None,
     ) -> None:
         super().__init__(data)  # type: ignore[arg-type]
         self.tz = tz
@@ -51,7 +63,8 @@ class LeadFilterForm(forms.Form):
             ("", "Anyone"),
             (OWNER_ME, "Me"),
             (OWNER_UNOWNED, "Unowned"),
-            *((str(u.pk), str(u)) for u in owners),
+            ("People", [(str(u.pk), str(u)) for u in owners]),
+            ("Queues", [(f"{OWNER_QUEUE}{t.pk}", f"{t.name} queue") for t in queues or ()]),
         ]
         cast(forms.ChoiceField, self.fields["source"]).choices = [
             ("", "Any source"),
@@ -75,6 +88,8 @@ class LeadFilterForm(forms.Form):
             stage=Stage(data["stage"]) if data.get("stage") else None,
             owner_id=viewer.pk if owner == OWNER_ME else int(owner) if owner.isdigit() else None,
             unowned=owner == OWNER_UNOWNED,
+            queue_id=_queue_id(owner),
+            qualifies={"yes": True, "no": False}.get(data.get("qualifies", "")),
             source=data.get("source", ""),
             created_from=_midnight(start, self.tz) if start else None,
             created_to=_midnight(end + dt.timedelta(days=1), self.tz) if end else None,
@@ -86,6 +101,12 @@ class LeadFilterForm(forms.Form):
         if not self.is_valid():
             return 0
         return sum(1 for k, v in self.cleaned_data.items() if k != "q" and v)
+
+
+def _queue_id(owner: str) -> int | None:
+    """The team id of an owner choice "queue:<id>", else None."""
+    team_id = owner.removeprefix(OWNER_QUEUE)
+    return int(team_id) if owner.startswith(OWNER_QUEUE) and team_id.isdigit() else None
 
 
 def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:

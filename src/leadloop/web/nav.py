@@ -8,6 +8,8 @@ from django.urls import reverse
 
 from leadloop.accounts.models import Role, User
 from leadloop.loop.merge import MERGE_ROLES
+from leadloop.routing.selectors import ROUTING_PAGE_ROLES
+from leadloop.webhooks.selectors import can_manage_webhooks
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,22 @@ _DUPLICATES_PAGES = frozenset({"duplicate_list", "duplicate_compare"})
 _IMPORT_PAGES = frozenset({"import_list", "import_new", "import_detail"})
 _SCORING_PAGES = frozenset({"scoring_fit", "scoring_engagement"})
 _MODEL_ROLES = frozenset({Role.MARKETING_OPS, Role.REVENUE_LEADER, Role.ADMIN})
+_ROUTING_PAGES = frozenset({"routing"})
+# Whose absences routing (and the SLA clocks) take into account.
+_AWAY_ROLES = frozenset({Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN})
+_SLA_ROLES = frozenset({Role.SALES_MANAGER, Role.MARKETING_OPS, Role.REVENUE_LEADER, Role.ADMIN})
+_AGREEMENT_PAGES = frozenset(
+    {
+        "agreement",
+        "agreement_history",
+        "agreement_version",
+        "agreement_draft_new",
+        "agreement_draft_edit",
+    }
+)
+_WEBHOOK_PAGES = frozenset(
+    {"webhook_list", "webhook_new", "webhook_log", "webhook_edit", "webhook_delivery"}
+)
 
 
 def nav_for(user: User, current: str) -> list[NavItem]:
@@ -38,7 +56,17 @@ def nav_for(user: User, current: str) -> list[NavItem]:
             current == "dashboard",
         ),
         NavItem("Leads", reverse("web:lead_list"), "people", current in _LEADS_PAGES),
+        NavItem("Agreement", reverse("web:agreement"), "agreement", current in _AGREEMENT_PAGES),
     ]
+    if user.role in _SLA_ROLES or user.is_superuser:
+        items.append(
+            NavItem(
+                "SLA compliance",
+                reverse("web:sla_compliance"),
+                "chart",
+                current == "sla_compliance",
+            )
+        )
     if user.role in MERGE_ROLES:
         items.append(
             NavItem(
@@ -65,12 +93,22 @@ def nav_for(user: User, current: str) -> list[NavItem]:
                 current == "model_card",
             )
         )
+    if user.role in ROUTING_PAGE_ROLES or user.is_superuser:
+        items.append(NavItem("Routing", reverse("web:routing"), "route", current in _ROUTING_PAGES))
+    if can_manage_webhooks(user):
+        items.append(
+            NavItem("Webhooks", reverse("web:webhook_list"), "stage", current in _WEBHOOK_PAGES)
+        )
     return items
 
 
 def settings_nav_for(user: User, current: str) -> list[NavItem]:
     """The settings links at the foot of the navigation."""
     items = [NavItem("API tokens", reverse("web:tokens"), "key", current == "tokens")]
+    if user.role in _AWAY_ROLES or user.is_superuser:
+        items.append(
+            NavItem("Out of office", reverse("web:routing_away"), "away", current == "routing_away")
+        )
     if user.is_staff:
         items.append(NavItem("Admin site", reverse("admin:index"), "cog", False))
     return items

@@ -2,10 +2,16 @@
 
 from django.urls import path
 
+from leadloop.web.views import agreement as agreement_views
 from leadloop.web.views import auth, dashboard, duplicates, leads, public, scoring, tokens
+from leadloop.web.views import compliance as compliance_views
 from leadloop.web.views import forms as form_views
 from leadloop.web.views import imports as import_views
+from leadloop.web.views import inbox as inbox_views
 from leadloop.web.views import model_card as model_views
+from leadloop.web.views import notifications as notification_views
+from leadloop.web.views import routing as routing_views
+from leadloop.web.views import webhooks as webhook_views
 
 app_name = "web"
 urlpatterns = [
@@ -31,6 +37,39 @@ urlpatterns = [
         name="duplicate_dismiss",
     ),
     path("leads/<int:lead_id>/", leads.lead_detail, name="lead_detail"),
+    path("leads/<int:lead_id>/stage/", leads.lead_move_view, name="lead_move"),
+    path("leads/<int:lead_id>/assign/", routing_views.lead_assign_view, name="lead_assign"),
+    path("leads/<int:lead_id>/stage/panel/", leads.lead_stage_panel, name="lead_stage_panel"),
+    path(
+        "leads/<int:lead_id>/duplicate-options/",
+        leads.lead_duplicate_options,
+        name="lead_duplicate_options",
+    ),
+    path("routing/", routing_views.routing_overview, name="routing"),
+    path("routing/away/", routing_views.out_of_office_index, name="routing_away"),
+    path(
+        "routing/away/<int:absence_id>/end/",
+        routing_views.out_of_office_end_view,
+        name="routing_away_end",
+    ),
+    path("inbox/", inbox_views.inbox_body, name="inbox"),
+    path("inbox/team/", inbox_views.team_clocks_body, name="inbox_team"),
+    path("inbox/<int:lead_id>/accept/", inbox_views.inbox_accept, name="inbox_accept"),
+    path("inbox/<int:lead_id>/reject/", inbox_views.inbox_reject, name="inbox_reject"),
+    path("sla/compliance/", compliance_views.compliance_page, name="sla_compliance"),
+    path("sla/compliance.csv", compliance_views.compliance_csv, name="sla_compliance_csv"),
+    path("notifications/", notification_views.notification_index, name="notifications"),
+    path(
+        "notifications/<int:notification_id>/read/",
+        notification_views.notification_read,
+        name="notification_read",
+    ),
+    path(
+        "notifications/read-all/",
+        notification_views.notification_read_all,
+        name="notification_read_all",
+    ),
+    path("notifications/bell/", notification_views.notification_bell, name="notification_bell"),
     path("settings/tokens/", tokens.token_index, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke_view, name="token_revoke"),
     path("imports/", import_views.import_index, name="import_list"),
@@ -65,6 +104,46 @@ urlpatterns = [
     path("forms/", form_views.form_index, name="form_list"),
     path("forms/new/", form_views.form_new, name="form_new"),
     path("forms/<int:form_id>/edit/", form_views.form_edit, name="form_edit"),
+    path("agreement/", agreement_views.agreement_page, name="agreement"),
+    path("agreement/versions/", agreement_views.agreement_history, name="agreement_history"),
+    path("agreement/draft/", agreement_views.agreement_draft_new, name="agreement_draft_new"),
+    path(
+        "agreement/versions/<int:number>/",
+        agreement_views.agreement_version_page,
+        name="agreement_version",
+    ),
+    path(
+        "agreement/versions/<int:number>/edit/",
+        agreement_views.agreement_draft_edit,
+        name="agreement_draft_edit",
+    ),
+    path(
+        "agreement/versions/<int:number>/approve/",
+        agreement_views.agreement_approve_view,
+        name="agreement_approve",
+    ),
+    path(
+        "agreement/versions/<int:number>/withdraw/",
+        agreement_views.agreement_withdraw_view,
+        name="agreement_withdraw",
+    ),
+    path("webhooks/", webhook_views.webhook_index, name="webhook_list"),
+    path("webhooks/new/", webhook_views.webhook_new, name="webhook_new"),
+    path("webhooks/<int:endpoint_id>/", webhook_views.webhook_log, name="webhook_log"),
+    path("webhooks/<int:endpoint_id>/edit/", webhook_views.webhook_edit, name="webhook_edit"),
+    path("webhooks/<int:endpoint_id>/rotate/", webhook_views.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:endpoint_id>/delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path("webhooks/<int:endpoint_id>/test/", webhook_views.webhook_test, name="webhook_test"),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/",
+        webhook_views.webhook_delivery,
+        name="webhook_delivery",
+    ),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/retry/",
+        webhook_views.webhook_retry,
+        name="webhook_retry",
+    ),
     # Public, no sign-in: hosted and embedded forms, tracked links, the open pixel.
     path("f/<slug:slug>.json", public.form_json, name="form_json"),
     path("f/<slug:slug>/embed.js", public.form_embed_js, name="form_embed_js"),

@@ -14,6 +14,8 @@ from django.utils import timezone
 from leadloop.accounts.models import Role, User
 from leadloop.lifecycle import selectors
 from leadloop.web.views.common import AuthedRequest, viewer_zone
+from leadloop.web.views.compliance import scorecards_block
+from leadloop.web.views.inbox import inbox_block, team_clocks_block
 
 Block = Callable[[User, dt.datetime, ZoneInfo], dict[str, object]]
 
@@ -45,11 +47,11 @@ def _leader(user: User, now: dt.datetime, tz: ZoneInfo) -> dict[str, object]:
 
 # What each role sees under the shared figures; the order is the order on the page.
 BLOCKS: dict[str, tuple[Block, ...]] = {
-    Role.SALES_REP: (_rep,),
-    Role.SALES_MANAGER: (_manager, _rep),
+    Role.SALES_REP: (inbox_block, _rep),
+    Role.SALES_MANAGER: (team_clocks_block, _manager, _rep, scorecards_block),
     Role.MARKETING_OPS: (_marketing,),
-    Role.REVENUE_LEADER: (_leader,),
-    Role.ADMIN: (_leader, _marketing),
+    Role.REVENUE_LEADER: (_leader, scorecards_block),
+    Role.ADMIN: (_leader, _marketing, scorecards_block),
 }
 
 TITLES: dict[str, str] = {

@@ -17,7 +17,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from leadloop.agreements.selectors import agreement_in_force
 from leadloop.demo.generator import BATCH, demo_generate, demo_reset
+from leadloop.demo.handoff import demo_open_work_assign
 from leadloop.leads.models import Lead
 from leadloop.scoring.defaults import scoring_defaults_install
 from leadloop.scoring.rescore import scores_rescore
@@ -83,6 +85,8 @@ class Command(BaseCommand):
             rescored = scores_rescore(
                 progress=lambda done, total: progress.update(task, completed=done, total=total)
             )
+        console.print(f"Scored {rescored.leads} leads in {rescored.seconds:.1f} s.")
+        opened = demo_open_work_assign(agreement_version=agreement_in_force().number)
         console.print(
-            f"Scored {rescored.leads} leads in {rescored.seconds:.1f} s. Next: leadloop demo_users"
+            f"Started the SLA clocks of {opened} open MQLs and SALs. Next: leadloop demo_users"
         )
