@@ -32,7 +32,9 @@ from leadloop.loop.lifecycle import (
     lead_reject,
     lead_route_qualified,
     leads_qualify_due,
+    out_of_office_set,
 )
+from leadloop.loop.merge import lead_merge
 from leadloop.loop.services import lead_capture
 from leadloop.routing.models import Assignment, AssignmentKind
 from leadloop.scoring.models import LeadScore
@@ -321,3 +323,32 @@ def test_a_manual_reassignment_moves_the_clock_to_the_new_owner(sales: Any):
         (first.assignee, "reassigned"),
         (other, "open"),
     ]
+
+
+def test_merging_two_leads_with_running_clocks_keeps_the_survivors_and_stops_the_duplicates(
+    sales: Any,
+):
+    survivor, duplicate = _lead(), _lead()
+    for lead in (survivor, duplicate):
+        lead_route_qualified(change_id=lead_qualify(lead_id=lead.pk, actor=None).pk)
+
+    lead_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=None)
+
+    clocks = SlaClock.objects.filter(lead=survivor, kind="first_response")
+    assert sorted(c.outcome for c in clocks) == ["cancelled", "open"]
+
+
+def test_an_absence_entered_after_the_clock_started_moves_its_due_time(sales: Any):
+    lead = _lead()
+    assignment = lead_route_qualified(change_id=lead_qualify(lead_id=lead.pk, actor=None).pk)
+    assert assignment is not None
+    rep = assignment.assignee
+    clock = SlaClock.objects.get(lead=lead, kind="first_response")
+    due = clock.due_at
+
+    out_of_office_set(
+        actor=rep, user=rep, starts_at=NOW, ends_at=NOW + dt.timedelta(days=2), note="Offsite"
+    )
+
+    clock.refresh_from_db()
+    assert clock.due_at > due

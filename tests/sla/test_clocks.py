@@ -90,6 +90,25 @@ def test_an_mql_assigned_to_a_rep_starts_a_first_response_clock_in_business_hour
     assert started.outcome == ClockOutcome.OPEN
 
 
+def test_an_mql_assigned_before_easter_is_due_after_easter_monday(clock, ana):
+    clock.move_to(berlin(2026, 4, 2, 16))  # Thursday before Good Friday
+
+    (started,) = _assigned(mql(), ana).started
+
+    assert started.due_at == berlin(2026, 4, 8, 15)  # Wednesday: Friday and Monday are holidays
+
+
+def test_an_mql_assigned_at_0300_counts_from_the_opening(clock, ana):
+    clock.move_to(berlin(2026, 3, 9, 3))
+
+    (started,) = _assigned(mql(), ana).started
+
+    assert (started.started_at, started.due_at) == (
+        berlin(2026, 3, 9, 3),
+        berlin(2026, 3, 10, 16, 30),
+    )
+
+
 def test_a_second_call_for_the_same_assignment_starts_nothing_new(clock, ana):
     assignment = assign(mql(), ana)
     first = clocks_on_assignment(assignment_id=assignment.pk)

@@ -169,7 +169,11 @@ def test_two_sweeps_at_once_send_each_message_exactly_once(database, tmp_path, s
     _delivered_once(smtp, 50)
     sent = [int(out.split("e-mails sent ")[1].split(",")[0]) for out in outputs]
     assert sum(sent) == 50
-    assert all(sent), f"one sweep did all the work, so they did not overlap: {outputs}"
+    if database.startswith("postgres"):
+        # PostgreSQL runs both sweeps at once, so both must have done part of the work. SQLite
+        # lets one writer in at a time: on a loaded machine one sweep may finish before the
+        # other gets the lock, and exactly-once (asserted above) is what must hold there.
+        assert all(sent), f"one sweep did all the work, so they did not overlap: {outputs}"
 
 
 def test_a_sweep_killed_mid_way_and_run_again_reminds_each_clock_once(database, tmp_path, smtp):

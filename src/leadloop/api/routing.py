@@ -17,7 +17,11 @@ from leadloop.api.auth import TokenAuth
 from leadloop.api.errors import ErrorOut
 from leadloop.common.errors import NotFound
 from leadloop.leads.selectors import lead_get
-from leadloop.loop.lifecycle import lead_reassign
+from leadloop.loop.lifecycle import (  # clocks follow
+    lead_reassign,
+    out_of_office_end,
+    out_of_office_set,
+)
 from leadloop.routing.selectors import (
     AssignmentRow,
     assignment_get,
@@ -25,7 +29,6 @@ from leadloop.routing.selectors import (
     out_of_office_visible,
     queue_by_name,
 )
-from leadloop.routing.services import out_of_office_end, out_of_office_set
 
 router = Router(tags=["routing"])
 

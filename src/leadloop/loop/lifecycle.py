@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from leadloop.accounts.models import Team, User
+from leadloop.accounts.models import OutOfOffice, Team, User
 from leadloop.agreements.schema import Reason
 from leadloop.agreements.selectors import AgreementInForce, agreement_in_force
 from leadloop.capture.models import Touch
@@ -38,8 +38,14 @@ from leadloop.lifecycle.services import ALLOWED, TransitionNotAllowed, lead_tran
 from leadloop.loop.owners import marketing_queue
 from leadloop.routing.models import Assignment, AssignmentKind
 from leadloop.routing.services import handoff_deliver, lead_assign, lead_queue_set, lead_route
+from leadloop.routing.services import out_of_office_end as routing_out_of_office_end
+from leadloop.routing.services import out_of_office_set as routing_out_of_office_set
 from leadloop.scoring.models import LeadScore
-from leadloop.sla.services import clocks_on_assignment, clocks_on_stage_change
+from leadloop.sla.services import (
+    clocks_on_assignment,
+    clocks_on_out_of_office,
+    clocks_on_stage_change,
+)
 from leadloop.webhooks.services import webhook_lead_assigned_emit, webhook_stage_changed_emit
 
 # Stages from which a lead qualifies by itself (nurture: only with new engagement).
@@ -482,3 +488,30 @@ def _return_to_marketing(
         ),
         agreement,
     )
+
+
+# --- Absences -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def out_of_office_set(
+    *, actor: User, user: User, starts_at: datetime, ends_at: datetime, note: str = ""
+) -> OutOfOffice:
+    """Record an absence (``routing.out_of_office_set``: routing skips the person), then move
+    the due times of their running SLA clocks that pause while they are away."""
+    absence = routing_out_of_office_set(
+        actor=actor, user=user, starts_at=starts_at, ends_at=ends_at, note=note
+    )
+    clocks_on_out_of_office(user_id=user.pk)
+    return absence
+
+
+@transaction.atomic
+def out_of_office_end(
+    *, actor: User, out_of_office_id: int, at: datetime | None = None
+) -> OutOfOffice:
+    """End (or cancel) an absence (``routing.out_of_office_end``), then recompute the due times
+    of the person's paused clocks."""
+    absence = routing_out_of_office_end(actor=actor, out_of_office_id=out_of_office_id, at=at)
+    clocks_on_out_of_office(user_id=absence.user_id)
+    return absence

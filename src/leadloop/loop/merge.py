@@ -33,6 +33,7 @@ from leadloop.scoring.models import LeadScore, ScoreHistory
 from leadloop.scoring.rescore import scores_rescore
 from leadloop.scoring.services import scores_merge
 from leadloop.sla.models import SlaClock
+from leadloop.sla.services import clocks_on_merge
 
 # Who may review suspected duplicates and merge them.
 MERGE_ROLES: Final = frozenset({Role.MARKETING_OPS, Role.SALES_MANAGER, Role.ADMIN})
@@ -257,6 +258,7 @@ def lead_merge(
     change_ids = _move(StageChange.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
     merge_ids = _move(LeadMerge.objects.filter(survivor_id=duplicate.pk), survivor_id=survivor.pk)
     assignment_ids = _move(Assignment.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
+    clocks_on_merge(duplicate_id=duplicate.pk, survivor_id=survivor.pk)  # one running per kind
     clock_ids = _move(SlaClock.objects.filter(lead_id=duplicate.pk), lead_id=survivor.pk)
     score_history_ids = scores_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk)
     replaced = _combine(survivor, duplicate, choices)

@@ -485,3 +485,17 @@ def notifications_mark_all_read(*, user: User, now: dt.datetime | None = None) -
     return Notification.objects.filter(user=user, read_at__isnull=True).update(
         read_at=now or timezone.now()
     )
+
+
+@transaction.atomic
+def clocks_on_merge(
+    *, duplicate_id: int, survivor_id: int, at: dt.datetime | None = None
+) -> list[SlaClock]:
+    """Stop the duplicate's running clocks before a merge moves them to the survivor, which
+    keeps its own (one running clock per kind): cancelled, or breached when already late."""
+    return _stop(
+        _running(duplicate_id),
+        at=at or timezone.now(),
+        cause=f"merged into lead {survivor_id}",
+        otherwise=ClockOutcome.CANCELLED,
+    )

@@ -102,7 +102,9 @@ def sla_sweep(
         )
         messages += more
     sent = SendResult(sent=0, failed=0)
-    if send and (emails_due or messages):
+    # Whatever the probe saw: once claims were tried, another sweep may have written e-mails
+    # meanwhile (its claim committed between our probe and our own claim).
+    if send and (emails_due or claims_due or escalations_due):
         sent = messages_send(throttle=throttle)
     return SweepResult(
         breached=breached,

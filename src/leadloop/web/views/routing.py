@@ -26,7 +26,11 @@ from leadloop.agreements.selectors import agreement_in_force
 from leadloop.common.errors import LeadloopError, NotFound
 from leadloop.leads.models import Lead
 from leadloop.leads.selectors import lead_get
-from leadloop.loop.lifecycle import lead_reassign
+from leadloop.loop.lifecycle import (  # clocks follow
+    lead_reassign,
+    out_of_office_end,
+    out_of_office_set,
+)
 from leadloop.routing.selectors import (
     ROUTING_PAGE_ROLES,
     ReassignChoices,
@@ -40,11 +44,7 @@ from leadloop.routing.selectors import (
     rep_loads,
     rule_stats,
 )
-from leadloop.routing.services import (
-    handoff_due_at,
-    out_of_office_end,
-    out_of_office_set,
-)
+from leadloop.routing.services import handoff_due_at
 from leadloop.web.views.common import AuthedRequest, viewer_zone
 
 # --- The lead page's panel ----------------------------------------------------------------------
