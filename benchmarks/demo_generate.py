@@ -12,40 +12,17 @@ database and driver alone. Prints the machine, the details, then the harness's J
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import machine, report, stopwatch
+from _harness import database_fresh, machine, report, stopwatch
 
 # In insertion order (parents first); deleted in reverse.
 TABLES = ("leads_company", "leads_lead", "lifecycle_stagechange", "capture_touch")
 GOAL = 0.1  # generating is Python work per row; see docs/benchmarks.md
-
-
-def _setup_database() -> tuple[Any, str | None]:
-    """A fresh, migrated database; returns (connection, old name to restore for PostgreSQL)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        os.environ["DATABASE_URL"] = ""
-        os.environ["LEADLOOP_DATA_DIR"] = tempfile.mkdtemp(prefix="leadloop-bench-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        old = connection.settings_dict["NAME"]
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        return connection, old
-    call_command("migrate", verbosity=0)
-    return connection, None
 
 
 def _floor(connection: Any) -> tuple[float, int]:
@@ -76,7 +53,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    connection, old_name = _setup_database()
+    connection, old_name = database_fresh(production=False)
     from leadloop.demo.generator import demo_generate
 
     try:

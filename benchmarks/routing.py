@@ -28,49 +28,17 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import machine, report, stopwatch
+from _harness import database_fresh, machine, report, stopwatch
 
 GOAL = 0.5  # see docs/benchmarks.md, "routing"
 TEAMS = ("Sales DACH", "Sales Nordics", "Sales UK", "Sales France", "Sales Americas")
 SECTORS = ("Software", "Retail", "Manufacturing", "Finance", "Healthcare", "Logistics")
 COUNTRIES = ("DE", "AT", "CH", "SE", "NO", "DK", "FI", "GB", "IE", "FR", "BE", "US", "CA", "BR")
-
-
-def _setup_database() -> tuple[Any, str | None]:
-    """A fresh, migrated database; returns (connection, old name to restore for PostgreSQL)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        os.environ["DATABASE_URL"] = ""
-        os.environ["LEADLOOP_DATA_DIR"] = tempfile.mkdtemp(prefix="leadloop-bench-")
-    # As in production: DEBUG off (no query log), so the numbers are the services' own.
-    os.environ.update(
-        {
-            "DEBUG": "false",
-            "SECRET_KEY": "benchmark-only-" + "x" * 40,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "LEADLOOP_SSL_REDIRECT": "false",
-            "LEADLOOP_LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        old = connection.settings_dict["NAME"]
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        return connection, old
-    call_command("migrate", verbosity=0)
-    return connection, None
 
 
 def _rules(reps: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -236,7 +204,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    connection, old_name = _setup_database()
+    connection, old_name = database_fresh()
     from django.db.models import Count
     from django.test.utils import CaptureQueriesContext
 

@@ -27,54 +27,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import machine, report, stopwatch
+from _harness import database_fresh, machine, report, stopwatch
 
 GOAL = 3.0  # full sweep within 3x the bare flagging UPDATE; see docs/benchmarks.md
 IDLE_GOAL = 0.10  # a sweep with nothing due within 10 % of a full one
 NOW = dt.datetime(2026, 3, 3, 15, 0, tzinfo=dt.UTC)
 REPS = 20
-
-
-def _setup_database() -> tuple[Any, str | None]:
-    """A fresh, migrated database; returns (connection, old name to restore for PostgreSQL)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        os.environ["DATABASE_URL"] = ""
-        os.environ["LEADLOOP_DATA_DIR"] = tempfile.mkdtemp(prefix="leadloop-bench-sla-")
-    # As in production: DEBUG off (no query log), so the numbers are the sweep's own.
-    os.environ.update(
-        {
-            "DEBUG": "false",
-            "SECRET_KEY": "benchmark-only-" + "x" * 40,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "LEADLOOP_SSL_REDIRECT": "false",
-            "LEADLOOP_LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    if connection.vendor == "postgresql":
-        old = connection.settings_dict["NAME"]
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        return connection, old
-    call_command("migrate", verbosity=0)
-    return connection, None
 
 
 def _seed(clocks: int, due: float) -> tuple[int, int]:
@@ -160,7 +125,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    connection, old_name = _setup_database()
+    connection, old_name = database_fresh()
+    from django.conf import settings
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     from django.core import mail
     from django.urls import reverse
 
