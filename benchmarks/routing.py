@@ -14,9 +14,11 @@ share of a busy machine):
 
 - the floor: ``lifecycle.services.lead_transition(to=MQL)`` per lead, each in its own
   transaction, as the lifecycle writes it;
-- the value: the same transition, then ``routing.services.lead_route`` for that qualification
-  (its own transaction, as the after-commit task runs it): rules, round robin, caps, the
-  Assignment and the lead's owner.
+- the value: the same transition and ``routing.services.lead_route`` for that qualification
+  in the same transaction, as ``loop.lifecycle.lead_qualify`` routes an MQL under an instant
+  hand-off (``savepoint=False, attempts=1``): rules, round robin, caps, the Assignment and
+  the lead's owner. (The SLA clocks and webhooks that lead_qualify also starts are theirs,
+  not routing's, and are left out of both sides.)
 
 Prints the machine, the details (the statements one routing takes), then the harness's JSON
 line: ratio = (qualified and routed per second) / (bare transitions per second).
@@ -205,10 +207,12 @@ def main() -> None:
     args = parser.parse_args()
 
     connection, old_name = database_fresh()
+    from django.db import transaction
     from django.db.models import Count
     from django.test.utils import CaptureQueriesContext
 
     from leadloop.leads.models import Stage
+    from leadloop.lifecycle.models import StageChange
     from leadloop.lifecycle.services import lead_transition
     from leadloop.routing.models import Assignment
     from leadloop.routing.services import lead_route
@@ -216,14 +220,26 @@ def main() -> None:
     try:
         terms, floor_ids, value_ids = _world(leads=args.leads, seed=args.seed)
 
-        def qualify(lead_id: int) -> int:
+        def transition(lead_id: int) -> StageChange:
             return lead_transition(
                 lead_id=lead_id, to=Stage.MQL, actor=None, rule="benchmark", agreement_version=1
-            ).pk
+            )
+
+        def qualify(lead_id: int) -> int:
+            return transition(lead_id).pk
 
         def qualify_and_route(lead_id: int) -> None:
-            change_id = qualify(lead_id)
-            lead_route(lead_id=lead_id, agreement=terms, stage_change_id=change_id)
+            # As loop.lifecycle.lead_qualify does under an instant hand-off: one transaction.
+            with transaction.atomic():
+                change = transition(lead_id)
+                lead_route(
+                    lead_id=lead_id,
+                    agreement=terms,
+                    stage_change_id=change.pk,
+                    savepoint=False,
+                    attempts=1,
+                    lead=change.lead,
+                )
 
         # Warm up both paths (imports, the ORM's caches, the cursors' first rows).
         for lead_id in floor_ids[:20]:
@@ -231,9 +247,9 @@ def main() -> None:
         for lead_id in value_ids[:20]:
             qualify_and_route(lead_id)
         with CaptureQueriesContext(connection) as transition_queries:
-            change_id = qualify(value_ids[20])
+            qualify(floor_ids[20])
         with CaptureQueriesContext(connection) as route_queries:
-            lead_route(lead_id=value_ids[20], agreement=terms, stage_change_id=change_id)
+            qualify_and_route(value_ids[20])
 
         floor_seconds = value_seconds = 0.0
         floor_slices = _slices(floor_ids[21:], args.rounds)
@@ -266,7 +282,7 @@ def main() -> None:
         f"lead_transition + lead_route: {value_n} in {value_seconds:.2f} s "
         f"({args.rounds} alternating rounds); assignments by kind: {kinds}, "
         f"{rules_hit} of 20 rules routed a lead; statements: one transition "
-        f"{len(transition_queries)}, one routing {len(route_queries)}"
+        f"{len(transition_queries)}, one transition and its routing {len(route_queries)}"
     )
     if os.environ.get("BENCH_VERBOSE"):
         for query in route_queries.captured_queries:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 from django.utils import timezone
+from pydantic import ValidationError
 
 from leadloop.accounts.models import Role, Team, TeamKind
 from leadloop.agreements.models import AgreementApproval, AgreementStatus, AgreementVersion
+from leadloop.agreements.schema import AgreementBody
 from leadloop.agreements.selectors import agreement_in_force
 from leadloop.agreements.services import (
     AgreementFrozen,
@@ -81,6 +83,53 @@ def test_a_draft_with_a_country_that_is_not_a_code_names_the_rule_and_field():
         "'Germany' is not an ISO 3166-1 alpha-2 code such as DE."
     )
     assert AgreementVersion.objects.filter(status=AgreementStatus.DRAFT).count() == 0
+
+
+REGION_NAMES = (
+    "EMEA, EUROPE, DACH, NORDICS, BENELUX, MIDDLE_EAST, AFRICA, NA, NORTH_AMERICA, AMERICAS, "
+    "LATAM, APAC"
+)
+
+
+def test_a_draft_with_an_unknown_region_names_the_rule_and_field():
+    rules = [
+        {"name": "Named accounts", "kind": "named_account"},
+        {"name": "North", "kind": "territory", "regions": ["dach", "Nordic"], "team": "Sales"},
+    ]
+
+    with pytest.raises(AgreementInvalid) as caught:
+        agreement_draft_create(
+            actor=marketing_ops(), title="North", body=body(routing=_routing(*rules))
+        )
+
+    assert caught.value.loc == ("body", "routing", "rules", 1, "regions")
+    assert caught.value.message == (
+        'Routing rule 2 ("North"), regions: '
+        f"'Nordic' is not a sales region (did you mean NORDICS? regions: {REGION_NAMES})."
+    )
+    assert AgreementVersion.objects.filter(status=AgreementStatus.DRAFT).count() == 0
+
+
+def test_the_agreement_schema_refuses_an_unknown_region_at_the_rule_and_field():
+    rule = {"name": "Moon", "kind": "territory", "regions": ["Atlantis"], "team": "Sales"}
+
+    with pytest.raises(ValidationError) as caught:
+        AgreementBody.model_validate({"routing": {"rules": [rule]}})
+
+    [error] = caught.value.errors()
+    assert error["loc"] == ("routing", "rules", 0, "regions")
+    assert (
+        error["msg"] == f"Value error, 'Atlantis' is not a sales region (regions: {REGION_NAMES})"
+    )
+
+
+def test_known_regions_are_accepted_in_any_case_and_spelling():
+    regions = ["Nordics", "middle east", "north-america", " apac "]
+    rule = {"name": "World", "kind": "territory", "regions": regions, "team": "Sales"}
+
+    parsed = AgreementBody.model_validate({"routing": {"rules": [rule]}})
+
+    assert parsed.routing.rules[0].regions == regions
 
 
 def test_a_threshold_out_of_range_is_named_in_words():

@@ -224,8 +224,14 @@ def test_an_import_killed_mid_way_resumes_without_duplicates(tmp_path):
     if done >= rows:
         pytest.fail("the import finished before it could be killed; make the file bigger")
 
-    resumed = _leadloop(env, "import", "resume", "1")
+    # The killed process beat a moment ago: a plain resume takes it for alive and refuses;
+    # whoever killed it knows better and forces it (or waits out HEARTBEAT_STALE_AFTER).
+    refused = _leadloop(env, "import", "resume", "1")
+    resumed = _leadloop(env, "import", "resume", "1", "--force")
 
+    assert refused.returncode == 1
+    assert "Import 1 is running: its last heartbeat was" in refused.stderr
+    assert "leadloop import resume 1 --force" in refused.stderr
     assert resumed.returncode == 0, resumed.stderr
     with sqlite3.connect(database) as db:
         job = db.execute(

@@ -36,6 +36,7 @@ from leadloop.loop.lifecycle import (
 )
 from leadloop.loop.merge import lead_merge
 from leadloop.loop.services import lead_capture
+from leadloop.loop.tasks import route_qualified
 from leadloop.routing.models import Assignment, AssignmentKind
 from leadloop.scoring.models import LeadScore
 from leadloop.sla.models import SlaClock
@@ -79,31 +80,28 @@ def _owned_mql(rep: Any) -> Lead:
     return LeadFactory(stage=Stage.MQL, owner=rep, cycle=1)
 
 
-def test_qualifying_records_the_agreement_version_and_keeps_the_marketing_queue():
-    lead = _lead()
+def test_qualifying_records_the_agreement_version_and_hands_off_in_the_same_transaction():
+    lead = _lead()  # no sales reps yet: the agreement's fallback queue
 
     change = lead_qualify(lead_id=lead.pk, actor=None, rule="score thresholds")
 
     lead.refresh_from_db()
-    assert (lead.stage, lead.cycle, lead.queue.name, lead.owner) == (
-        Stage.MQL,
-        1,
-        "Marketing",
-        None,
-    )
+    assert (lead.stage, lead.cycle, lead.queue.name, lead.owner) == (Stage.MQL, 1, "Sales", None)
     assert (change.rule, change.agreement_version, change.actor) == ("score thresholds", 1, None)
+    assignment = Assignment.objects.get(lead=lead)
+    assert (assignment.stage_change, assignment.kind) == (change, AssignmentKind.FALLBACK)
 
 
-def test_instant_hand_off_routes_the_mql_to_a_rep_after_commit(
+def test_instant_hand_off_routes_the_mql_to_a_rep_before_commit(
     sales: Any, django_capture_on_commit_callbacks: Any
 ):
     lead = _lead()
 
-    with override_settings(TASKS=IMMEDIATE), django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
         change = lead_qualify(lead_id=lead.pk, actor=None)
+        lead.refresh_from_db()
+        assignment = Assignment.objects.get(lead=lead)
 
-    lead.refresh_from_db()
-    assignment = Assignment.objects.get(lead=lead)
     assert lead.owner in sales
     assert lead.queue is None
     assert (assignment.stage_change, assignment.kind, assignment.agreement_version) == (
@@ -111,6 +109,23 @@ def test_instant_hand_off_routes_the_mql_to_a_rep_after_commit(
         AssignmentKind.ROUTED,
         1,
     )
+    # No routing task to wait for (webhook deliveries may still follow the commit).
+    assert not [c for c in after_commit if getattr(c, "func", None) == route_qualified.enqueue]
+
+
+def test_a_qualification_in_a_batch_is_routed_after_commit(
+    sales: Any, django_capture_on_commit_callbacks: Any
+):
+    lead = _lead()
+
+    with override_settings(TASKS=IMMEDIATE), django_capture_on_commit_callbacks(execute=True):
+        change = lead_qualify(lead_id=lead.pk, actor=None, route_after_commit=True)
+        lead.refresh_from_db()
+        assert (lead.owner, lead.queue.name) == (None, "Marketing")  # until the commit
+
+    lead.refresh_from_db()
+    assert lead.owner in sales
+    assert Assignment.objects.get(lead=lead).stage_change == change
 
 
 def test_batched_hand_off_leaves_the_mql_waiting_in_the_marketing_queue(
@@ -146,7 +161,7 @@ def test_a_hand_raiser_touch_qualifies_a_new_lead_at_once():
     )
 
     lead = captured.lead
-    assert (lead.stage, lead.queue.name) == (Stage.MQL, "Marketing")
+    assert (lead.stage, lead.queue.name) == (Stage.MQL, "Sales")  # handed off: no reps, fallback
     change = StageChange.objects.get(lead=lead, to_stage=Stage.MQL)
     assert (change.rule, change.agreement_version) == ("hand-raiser: Demo request", 1)
 

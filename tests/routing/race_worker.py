@@ -1,7 +1,8 @@
 """A process of the routing race test (tests/routing/test_concurrency.py), run as a script:
 
-    python tests/routing/race_worker.py seed
+    python tests/routing/race_worker.py seed [unqualified]
     python tests/routing/race_worker.py route ascending|shuffled READY_FILE GO_FILE TAG
+    python tests/routing/race_worker.py qualify ascending|shuffled READY_FILE GO_FILE TAG
 
 against the database DATABASE_URL names. ``seed`` writes the burst: a team of eight reps,
 caps low enough that some reps reach them (two reps also start the week with leads already
@@ -11,6 +12,11 @@ order, starting when GO_FILE appears (after writing READY_FILE), so two processe
 together; the assignments it writes carry TAG (1-999) as the microseconds of their time, so
 the test sees that both processes routed. Any error ends the process with a traceback and a
 non-zero status.
+
+``seed unqualified`` leaves the 500 leads unqualified; ``qualify`` then qualifies each of
+them with ``loop.lifecycle.lead_qualify`` (the instant hand-off routes inside the
+qualification's transaction), a lead the other process qualified first being refused; it
+prints how many leads it walked and how many it qualified.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ def _setup() -> None:
     django.setup()
 
 
-def seed() -> None:
+def seed(*, qualified: bool = True) -> None:
     from django.utils import timezone
 
     from leadloop.accounts.models import Role, Team, TeamKind, User
@@ -105,7 +111,45 @@ def seed() -> None:
             )
         )
         lead = Lead.objects.create(email=f"lead{i}@burst.example", company=company)
-        lead_transition(lead_id=lead.pk, to=Stage.MQL, actor=None, rule="race")
+        if qualified:
+            lead_transition(lead_id=lead.pk, to=Stage.MQL, actor=None, rule="race")
+
+
+def _start(ready: Path, go: Path) -> None:
+    ready.touch()
+    deadline = time.monotonic() + 60
+    while not go.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("no start signal within 60 s")
+        time.sleep(0.005)
+
+
+def qualify(order: str, ready: Path, go: Path, tag: int) -> None:
+    from django.utils import timezone
+
+    from leadloop.leads.models import Lead
+    from leadloop.lifecycle.services import TransitionNotAllowed
+    from leadloop.loop.lifecycle import lead_qualify
+
+    leads = list(
+        Lead.objects.filter(email__endswith="@burst.example").order_by("pk").values_list("pk")
+    )
+    if order == "shuffled":
+        random.Random(7).shuffle(leads)
+    _start(ready, go)
+    qualified = 0
+    for (lead_id,) in leads:
+        try:
+            lead_qualify(
+                lead_id=lead_id,
+                actor=None,
+                rule="race",
+                at=timezone.now().replace(microsecond=tag),
+            )
+        except TransitionNotAllowed:
+            continue  # the other process qualified it first
+        qualified += 1
+    print(len(leads), qualified)
 
 
 def route(order: str, ready: Path, go: Path, tag: int) -> None:
@@ -122,12 +166,7 @@ def route(order: str, ready: Path, go: Path, tag: int) -> None:
     )
     if order == "shuffled":
         random.Random(7).shuffle(changes)
-    ready.touch()
-    deadline = time.monotonic() + 60
-    while not go.exists():
-        if time.monotonic() > deadline:
-            raise SystemExit("no start signal within 60 s")
-        time.sleep(0.005)
+    _start(ready, go)
     for change_id, lead_id in changes:
         at = timezone.now().replace(microsecond=tag)
         lead_route(lead_id=lead_id, agreement=terms, stage_change_id=change_id, at=at)
@@ -137,6 +176,7 @@ def route(order: str, ready: Path, go: Path, tag: int) -> None:
 if __name__ == "__main__":
     _setup()
     if sys.argv[1] == "seed":
-        seed()
+        seed(qualified=sys.argv[2:] != ["unqualified"])
     else:
-        route(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5]))
+        run = qualify if sys.argv[1] == "qualify" else route
+        run(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5]))

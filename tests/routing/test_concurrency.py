@@ -63,7 +63,7 @@ def _race_database(tmp: Path) -> Iterator[str]:
             "PostgreSQL not configured: set LEADLOOP_TEST_POSTGRES_URL=postgres://USER:PASSWORD@HOST:PORT/NAME"
         )
     parts = urlsplit(base)
-    name = f"test_{parts.path.lstrip('/') or 'leadloop'}_routing_race"
+    name = f"test_{parts.path.lstrip('/') or 'leadloop'}_routing_race_{os.getpid()}"
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -119,6 +119,56 @@ def test_two_workers_routing_the_same_burst_assign_each_lead_once_within_the_cap
     assert rows["reps_at_week_cap"] == len(race_worker.WEEK_ALREADY)
     assert rows["fallbacks"] >= 1
     # Every slot taken belongs to a lead routed to that rep: none leaked from a lost race.
+    assert rows["load_mismatches"] == []
+
+
+def test_two_workers_qualifying_the_same_burst_route_each_mql_once_within_the_caps(tmp_path):
+    """The instant hand-off routes inside the qualification's transaction: two processes
+    qualifying the same 500 leads (each lead qualified by one of them) route each MQL once,
+    without a deadlock, within the caps. A routing that met contended counters is left to
+    the task (after commit); the last pass routes those as the task worker would."""
+    with _race_database(tmp_path) as url:
+        _finish(_run(url, "seed", "unqualified", tmp=tmp_path), "seed")
+        go = tmp_path / "go"
+        ready = [tmp_path / "ready-a", tmp_path / "ready-b"]
+        workers = [
+            _run(url, "qualify", "ascending", str(ready[0]), str(go), "1", tmp=tmp_path),
+            _run(url, "qualify", "shuffled", str(ready[1]), str(go), "2", tmp=tmp_path),
+        ]
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        go.touch()
+        walked = [_finish(w, f"worker {i}").split() for i, w in enumerate(workers)]
+        (tmp_path / "go-tasks").touch()
+        _finish(
+            _run(
+                url,
+                "route",
+                "ascending",
+                str(tmp_path / "r"),
+                str(tmp_path / "go-tasks"),
+                "3",
+                tmp=tmp_path,
+            ),
+            "deferred routings",
+        )
+
+        with psycopg.connect(url) as db:
+            rows = _facts(db)
+
+    assert [int(w[0]) for w in walked] == [race_worker.BURST] * 2
+    assert sum(int(w[1]) for w in walked) == race_worker.BURST  # each lead qualified once
+    assert {1, 2} <= set(rows["by_worker"])
+    assert rows["qualifications"] == race_worker.BURST
+    assert rows["routed_qualifications"] == race_worker.BURST
+    assert rows["assignments"] == race_worker.BURST
+    assert rows["leads_assigned_twice"] == 0
+    assert rows["owner_differs_from_assignment"] == 0
+    assert rows["max_day"] <= race_worker.CAP_PER_DAY
+    assert rows["max_week"] <= race_worker.CAP_PER_WEEK
+    assert rows["reps_at_week_cap"] == len(race_worker.WEEK_ALREADY)
+    assert rows["fallbacks"] >= 1
     assert rows["load_mismatches"] == []
 
 

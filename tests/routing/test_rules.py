@@ -1,51 +1,9 @@
-"""The pure parts of routing: regions, rule matching in words, the weighted cycle."""
+"""The pure parts of routing: rule matching in words, the weighted cycle (regions: common)."""
 
 from __future__ import annotations
 
-import pycountry
-import pytest
-
 from leadloop.agreements.schema import RoutingRule
-from leadloop.routing.regions import AMERICAS, APAC, EMEA, REGIONS, region_countries, regions_of
 from leadloop.routing.rules import LeadFacts, round_robin_cycle, rule_match
-
-
-def test_every_country_belongs_to_exactly_one_of_emea_americas_and_apac():
-    countries = {c.alpha_2 for c in pycountry.countries}
-
-    covered = EMEA | AMERICAS | APAC
-
-    # Antarctica and uninhabited islands belong to no sales region.
-    assert countries - covered == {"AQ", "BV", "TF"}
-    assert not (EMEA & AMERICAS)
-    assert not (EMEA & APAC)
-    assert not (AMERICAS & APAC)
-
-
-@pytest.mark.parametrize(
-    ("region", "inside", "outside"),
-    [
-        ("DACH", "CH", "FR"),
-        ("nordics", "NO", "DE"),
-        ("NA", "CA", "MX"),
-        ("LATAM", "MX", "US"),
-        ("Americas", "BR", "ES"),
-        ("APAC", "SG", "AE"),
-        ("EMEA", "AE", "IN"),
-    ],
-)
-def test_regions_are_matched_by_name_in_any_case(region, inside, outside):
-    codes = region_countries(region)
-
-    assert codes is not None
-    assert inside in codes
-    assert outside not in codes
-
-
-def test_an_unknown_region_is_none_and_a_country_lists_its_regions():
-    assert region_countries("Atlantis") is None
-    assert regions_of("at") == ["EMEA", "EUROPE", "DACH"]
-    assert set(REGIONS) >= {"EMEA", "DACH", "NORDICS", "NA", "AMERICAS", "LATAM", "APAC"}
 
 
 def test_a_territory_rule_says_which_country_matched_or_what_the_lead_has():

@@ -16,9 +16,11 @@ from leadloop.routing.models import Assignment
 from leadloop.routing.services import lead_route
 from leadloop.scoring.models import FitRuleSet, LeadScore, ScoreHistory
 from leadloop.sla.models import MarketingSlaResult
+from leadloop.sla.reports import MarketingDeliverySoFar, marketing_delivery_so_far
 from leadloop.sla.selectors import marketing_period, marketing_period_last
 from leadloop.sla.services import marketing_sla_evaluate
 from leadloop.sla.tasks import marketing_sla_due
+from tests.routing.factories import agreement as batched_agreement
 from tests.sla.factories import mql, person, sales_team, sla_agreement
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +163,72 @@ def test_the_task_stores_the_week_that_just_ended(agreement):
     assert stored == again == result.pk
     assert (result.period_start, result.period_end, result.delivered) == (WEEK_START, WEEK_END, 1)
     assert Assignment.objects.count() == 1
+
+
+# --- The running period so far (the marketing ops home) ---------------------------------------
+
+
+def _so_far(at: dt.datetime) -> MarketingDeliverySoFar:
+    return marketing_delivery_so_far(now=at)
+
+
+def test_the_running_period_counts_the_hand_offs_up_to_now(agreement):
+    _handed_off(dt.datetime(2026, 3, 1, 23, tzinfo=BERLIN), agreement)  # last week
+    good = _handed_off(dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN), agreement, fit_then=80)
+    bad = _handed_off(dt.datetime(2026, 3, 3, 9, tzinfo=BERLIN), agreement, fit_then=20)
+    _handed_off(dt.datetime(2026, 3, 5, 9, tzinfo=BERLIN), agreement)  # after "now"
+    _answer(good, Stage.SAL)
+    _answer(bad, Stage.NURTURE)
+
+    week = _so_far(dt.datetime(2026, 3, 4, 12, tzinfo=BERLIN))
+
+    assert (week.period, week.start, week.end) == ("week", WEEK_START, WEEK_END)
+    assert (week.delivered, week.target) == (2, 4)
+    assert (week.good_fit.text, week.accepted.text) == ("1 of 2", "1 of 2")
+    assert (week.day, week.days, week.agreement_version) == (3, 7, agreement.number)
+
+
+def test_at_the_periods_end_it_counts_what_the_stored_evaluation_stores(agreement):
+    monday = dt.datetime(2026, 3, 2, 10, tzinfo=BERLIN)
+    leads = [_handed_off(monday, agreement, fit_then=fit) for fit in (90, 70, 30, None)]
+    _answer(leads[0], Stage.SAL)
+    _answer(leads[2], Stage.NURTURE)
+    _handed_off(dt.datetime(2026, 3, 8, 23, 59, tzinfo=BERLIN), agreement, fit_then=60)
+
+    week = _so_far(WEEK_END - dt.timedelta(microseconds=1))
+    stored = _evaluate(agreement)
+
+    assert (week.delivered, week.good_fit.count, week.accepted.of, week.accepted.count) == (
+        stored.delivered, stored.good_fit, stored.answered, stored.accepted)  # fmt: skip
+    assert week.delivered == 5
+
+
+def test_an_instant_hand_off_is_read_against_an_even_pace(agreement):
+    _handed_off(dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN), agreement)
+
+    early = _so_far(dt.datetime(2026, 3, 3, 0, tzinfo=BERLIN))  # 1/7 of the week: 4/7 due
+    late = _so_far(dt.datetime(2026, 3, 7, 0, tzinfo=BERLIN))  # 5/7: 2 due
+
+    assert (early.expected_by_now, early.on_pace) == (0, True)
+    assert (late.expected_by_now, late.on_pace) == (2, False)
+
+
+def test_a_batched_hand_off_has_no_pace():
+    batched_agreement(handoff={"mode": "batched"})
+
+    week = _so_far(dt.datetime(2026, 3, 7, 0, tzinfo=BERLIN))
+
+    assert (week.batched, week.expected_by_now, week.on_pace) == (True, None, None)
+
+
+def test_the_running_period_shows_the_latest_ended_period_beside_it(agreement):
+    _handed_off(dt.datetime(2026, 3, 3, 9, tzinfo=BERLIN), agreement)
+    _evaluate(agreement)
+
+    week = _so_far(dt.datetime(2026, 3, 10, 9, tzinfo=BERLIN))
+
+    assert week.start == WEEK_END
+    assert week.delivered == 0
+    assert week.last is not None
+    assert (week.last.start, week.last.delivered, week.last.delivered_met) == (
+        WEEK_START, 1, False)  # fmt: skip

@@ -261,6 +261,30 @@ def test_a_refused_draft_shows_each_error_beside_its_field_and_keeps_what_was_ty
     assert re.search(r'name="rule-2-countries"[^>]*value="Germany"', page)
 
 
+def test_an_unknown_region_is_shown_beside_the_rules_regions(client):
+    agreement_in_force()
+    client.force_login(marketing_ops())
+    data = _form(body())
+    data.update(
+        {
+            "rule-2-name": "North",
+            "rule-2-kind": "territory",
+            "rule-2-regions": "Nordics, Atlantis",
+            "rule-2-team": "Sales",
+        }
+    )
+
+    response = client.post(reverse("web:agreement_draft_new"), data)
+
+    page = text(response)
+    assert response.status_code == 400
+    assert AgreementVersion.objects.count() == 1
+    assert _error_beside(page, "rule-2-regions").startswith(
+        "Routing rule 3 (\"North\"), regions: 'Atlantis' is not a sales region (regions: EMEA,"
+    )
+    assert re.search(r'name="rule-2-regions"[^>]*value="Nordics, Atlantis"', page)
+
+
 def test_a_draft_nobody_approved_can_be_edited_and_saved_again(client):
     draft = agreement_draft_create(actor=marketing_ops(), title="First try")
     client.force_login(marketing_ops())

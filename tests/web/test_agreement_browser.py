@@ -61,6 +61,7 @@ def test_marketing_drafts_a_change_both_sides_approve_and_the_page_shows_it(brow
     page.get_by_label("Rule name").last.fill("DACH")
     page.get_by_label("Matches").last.select_option("territory")
     page.get_by_label("Countries").last.fill("Germany")
+    page.get_by_label("Regions").last.fill("Nordic")
     page.get_by_role("button", name="+ Add rep").last.click()
     page.get_by_label("Rep", exact=True).last.select_option("ana")
     page.get_by_label("Weight").last.fill("2")
@@ -69,12 +70,16 @@ def test_marketing_drafts_a_change_both_sides_approve_and_the_page_shows_it(brow
     page.get_by_role("button", name="Save as draft v2").click()
 
     page.get_by_text("'Germany' is not an ISO 3166-1 alpha-2 code such as DE.").wait_for()
+    page.locator("#rule-1-regions ~ .field__error").get_by_text(
+        "'Nordic' is not a sales region (did you mean NORDICS?"
+    ).wait_for()
     _shot(page, "editor-errors")
     page.locator('[data-list-wrap="rule"]').screenshot(
         path=str(SHOTS / "agreement-editor-rules.png")
     )
     assert AgreementVersion.objects.count() == 1
     page.locator("#rule-1-countries").fill("DE, AT, CH")
+    page.locator("#rule-1-regions").fill("")
     page.get_by_role("button", name="Save as draft v2").click()
     page.wait_for_url(f"{base}/agreement/versions/2/")
     page.get_by_text("Draft v2 saved.").wait_for()

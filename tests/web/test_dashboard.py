@@ -6,8 +6,11 @@ from django.urls import reverse
 from leadloop.accounts.models import Role
 from leadloop.leads.models import Stage
 from leadloop.lifecycle.services import lead_transition
+from leadloop.routing.services import lead_route
+from leadloop.scoring.models import ScoreHistory
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.leads.factories import LeadFactory
+from tests.sla.factories import mql, person, sales_team, sla_agreement
 from tests.web.helpers import figure, row, table_rows, text
 
 pytestmark = pytest.mark.django_db
@@ -158,6 +161,49 @@ def test_marketing_without_leads_is_told_to_import_or_add_a_form(client, now):
 
     assert "No MQLs yet" in text(response)
     assert "import leads or add a form" in text(response)
+
+
+def _handed_off(agreement, at, *, fit_then):
+    lead = mql(at=at)
+    ScoreHistory.objects.create(lead=lead, at=at, fit_score=fit_then, engagement_score=50)
+    change = lead.stage_changes.get(to_stage=Stage.MQL)
+    lead_route(lead_id=lead.pk, agreement=agreement, stage_change_id=change.pk, at=at)
+    return lead
+
+
+def test_marketing_sees_this_weeks_delivery_against_the_agreement(client, now):
+    person("ana", team=sales_team("Sales"))
+    agreement = sla_agreement(
+        marketing={"mqls_per_period": 10, "good_fit_share": 0.6, "accepted_share": 0.5}
+    )
+    monday = dt.datetime(2026, 3, 9, 9, tzinfo=UTC)
+    leads = [_handed_off(agreement, monday, fit_then=fit) for fit in (90, 80, 20)]
+    lead_transition(lead_id=leads[0].pk, to=Stage.SAL, actor=None)
+    client.force_login(UserFactory(role=Role.MARKETING_OPS))
+
+    response = client.get(reverse("web:dashboard"))
+
+    page = text(response)
+    assert "This week's delivery to sales" in page
+    assert "Week of 9 Mar, day 3 of 7" in page
+    assert (figure(response, "delivery-delivered"), figure(response, "delivery-target")) == (
+        "3", "10")  # fmt: skip
+    # Wednesday 11:00 is 2 days 11 hours into the week: 10 x 59/168 = 3.5, so 3 are due.
+    assert "on pace" in page
+    assert figure(response, "delivery-fit") == "—"  # 2 of 3: too few for a rate
+    assert 'data-share="2/3"' in page
+    assert 'data-share="1/1"' in page
+    assert "No week has ended under measurement yet" in page
+
+
+def test_marketing_is_told_when_nothing_was_delivered_this_week(client, now):
+    client.force_login(UserFactory(role=Role.MARKETING_OPS))
+
+    response = client.get(reverse("web:dashboard"))
+
+    assert figure(response, "delivery-delivered") == "0"
+    assert "behind pace" in text(response)
+    assert "No MQLs handed to sales yet this week" in text(response)
 
 
 def test_a_revenue_leader_sees_the_funnel_and_how_far_this_quarters_mqls_got(client, now):

@@ -3,12 +3,14 @@ rejects, resume."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from leadloop.accounts.models import Role
 from leadloop.capture.imports.mapping import mapping_parse
@@ -140,13 +142,65 @@ def test_progress_is_polled_while_the_import_runs(client, ops, tmp_path):
     path = tmp_path / "leads.csv"
     path.write_bytes(CSV)
     job = import_start(path=path, mapping=mapping_parse(MAPPING))
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, rows_done=1)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, rows_done=1, heartbeat_at=timezone.now()
+    )
 
     response = client.get(reverse("web:import_progress", args=[job.pk]))
 
     assert 'hx-trigger="every 1s"' in text(response)
     assert (figure(response, "rows_done"), figure(response, "rows_total")) == ("1", "3")
     assert figure(response, "percent").startswith("33%")
+
+
+def _running(tmp_path: Path, *, beat_ago: timedelta) -> ImportJob:
+    path = tmp_path / "leads.csv"
+    path.write_bytes(CSV)
+    job = import_start(path=path, mapping=mapping_parse(MAPPING))
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, rows_done=1, heartbeat_at=timezone.now() - beat_ago
+    )
+    return job
+
+
+def test_a_running_import_shows_its_progress_and_no_resume(client, ops, tmp_path):
+    job = _running(tmp_path, beat_ago=timedelta(seconds=3))
+
+    page = client.get(reverse("web:import_detail", args=[job.pk]))
+
+    assert 'data-state="running"' in text(page)
+    assert figure(page, "rows_done") == "1"
+    assert "last heartbeat 3 s ago" in text(page)
+    assert "data-resume" not in text(page)
+    assert table_rows(client.get(reverse("web:import_list")), "imports")[0][2] == "Running"
+
+
+@override_settings(TASKS=IMMEDIATE)
+def test_resuming_a_running_import_from_the_page_is_refused(
+    client, ops, tmp_path, django_capture_on_commit_callbacks
+):
+    job = _running(tmp_path, beat_ago=timedelta(seconds=3))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("web:import_resume", args=[job.pk]), follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Import {job.pk} is running: its last heartbeat was 3 s ago. "
+        "It can be resumed once it has not beaten for 60 s."
+    ]
+    job.refresh_from_db()
+    assert (job.status, job.rows_done, Lead.objects.count()) == (ImportStatus.RUNNING, 1, 0)
+
+
+def test_an_import_silent_for_a_minute_shows_interrupted_with_resume(client, ops, tmp_path):
+    job = _running(tmp_path, beat_ago=timedelta(minutes=3))
+
+    page = client.get(reverse("web:import_progress", args=[job.pk]))
+
+    assert 'data-state="interrupted"' in text(page)
+    assert "no heartbeat for 3 min" in text(page)
+    assert "data-resume" in text(page)
+    assert "hx-trigger" not in text(page)
 
 
 @override_settings(TASKS=IMMEDIATE)

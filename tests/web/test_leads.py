@@ -2,8 +2,11 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
+from ninja.testing import TestClient
 
 from leadloop.accounts.models import Role, TeamKind
+from leadloop.accounts.services import token_create
+from leadloop.api.main import api
 from leadloop.capture.models import TouchKind
 from leadloop.leads.models import Stage
 from leadloop.lifecycle.services import lead_transition
@@ -67,6 +70,25 @@ def test_the_lead_list_filters_by_whether_the_lead_qualifies(client, rep):
     assert _names(client.get(url, {"qualifies": "yes"})) == ["Hot"]
     assert _names(client.get(url, {"qualifies": "no"})) == ["Cold"]
     assert len(_names(client.get(url, {"qualifies": ""}))) == 3
+
+
+@pytest.mark.parametrize(("choice", "param"), [("yes", "true"), ("no", "false")])
+def test_the_lead_lists_qualifies_filter_gives_the_leads_the_api_gives(client, rep, choice, param):
+    LeadScore.objects.create(lead=LeadFactory(first_name="Hot"), qualifies=True)
+    LeadScore.objects.create(lead=LeadFactory(first_name="Cold"), qualifies=False)
+    LeadFactory(first_name="Unscored")
+    token = token_create(user=rep, name="test", scopes=["leads:read"])
+
+    page = client.get(reverse("web:lead_list"), {"qualifies": choice})
+    listed = TestClient(api).get(
+        "/leads",
+        headers={"Authorization": f"Bearer {token.key}"},
+        query_params={"qualifies": param},
+    )
+
+    assert listed.status_code == 200
+    assert _names(page) == sorted(item["first_name"] for item in listed.json()["items"])
+    assert _names(page) == (["Hot"] if choice == "yes" else ["Cold"])
 
 
 def test_the_lead_list_filters_by_a_queue_and_offers_each_queue(client, rep):

@@ -9,9 +9,12 @@ words, not ids.
 from __future__ import annotations
 
 import re
+from difflib import get_close_matches
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leadloop.common.regions import REGIONS, region_countries
 
 Grade = Literal["A", "B", "C", "D"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -93,6 +96,19 @@ class RoutingRule(_Strict):
         for code in value:
             if not re.fullmatch(r"[A-Z]{2}", code):
                 raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code such as DE")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, value: list[str]) -> list[str]:
+        # The error's loc names the rule and the field; the message says what is wrong.
+        for name in value:
+            if region_countries(name) is None:
+                close = get_close_matches(name.strip().upper().replace(" ", "_"), REGIONS, n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise ValueError(
+                    f"{name!r} is not a sales region ({hint}regions: {', '.join(REGIONS)})"
+                )
         return value
 
 

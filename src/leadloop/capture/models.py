@@ -216,6 +216,14 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Last sign of life of the process running the import: a running job whose "
+            "heartbeat is stale was interrupted (capture.imports.jobs.HEARTBEAT_STALE_AFTER)"
+        ),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -107,7 +107,6 @@ def stamp_fields(lead: Lead, to: Stage, at: datetime) -> list[str]:
     return changed
 
 
-@transaction.atomic
 def lead_transition(
     *,
     lead_id: int,
@@ -119,31 +118,48 @@ def lead_transition(
     agreement_version: int | None = None,
     at: datetime | None = None,
 ) -> StageChange:
-    """Move a lead to `to` and record who, when and why in one transaction.
+    """Move a lead to `to` and record who, when and why in one transaction (the caller's, when
+    it has one: a refused move writes nothing, so it needs no savepoint of its own).
 
-    Raises ``TransitionNotAllowed`` (also for a repeated request) and ``ReasonRequired``.
+    Raises ``TransitionNotAllowed`` (also for a repeated request), ``ReasonRequired`` and
+    ``Lead.DoesNotExist``.
     """
-    lead = Lead.objects.select_for_update().get(pk=lead_id)  # lock, then read
-    current = Stage(lead.stage)
-    if to not in ALLOWED[current]:
-        raise TransitionNotAllowed(lead=lead, to=to)
-    if reason_required(current, to) and not reason:
-        raise ReasonRequired(from_stage=current, to=to)
-    when = at or timezone.now()
-    fields = stamp_fields(lead, to, when)
-    change = StageChange.objects.create(
-        lead=lead,
-        from_stage=current,
-        to_stage=to,
-        actor=actor,
-        rule="" if actor else rule,
-        reason=reason,
-        note=note,
-        agreement_version=agreement_version,
-        cycle=lead.cycle,
-        at=when,
-    )
-    lead.save(update_fields=[*fields, "updated_at"])
+    refusal: Exception | None = None
+    # No savepoint: every refusal is decided before the first write and raised after the
+    # block, so it never marks the caller's transaction for rollback.
+    with transaction.atomic(savepoint=False):
+        # Lock, then read (with the company: routing reads it next when the lead qualifies).
+        lead = (
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("company")
+            .filter(pk=lead_id)
+            .first()
+        )
+        current = Stage(lead.stage) if lead is not None else None
+        if lead is None or current is None:
+            refusal = Lead.DoesNotExist(f"No lead with id {lead_id}.")
+        elif to not in ALLOWED[current]:
+            refusal = TransitionNotAllowed(lead=lead, to=to)
+        elif reason_required(current, to) and not reason:
+            refusal = ReasonRequired(from_stage=current, to=to)
+        else:
+            when = at or timezone.now()
+            fields = stamp_fields(lead, to, when)
+            change = StageChange.objects.create(
+                lead=lead,
+                from_stage=current,
+                to_stage=to,
+                actor=actor,
+                rule="" if actor else rule,
+                reason=reason,
+                note=note,
+                agreement_version=agreement_version,
+                cycle=lead.cycle,
+                at=when,
+            )
+            lead.save(update_fields=[*fields, "updated_at"])
+    if refusal is not None:
+        raise refusal
     return change
 
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
@@ -33,6 +33,12 @@ from django.utils import timezone
 
 from leadloop.accounts.models import User
 from leadloop.capture.imports.errors import ImportFileInvalid, MappingInvalid
+from leadloop.capture.imports.jobs import (
+    HEARTBEAT_EVERY,
+    ImportRunning,
+    import_claimable,
+    import_heartbeat_age,
+)
 from leadloop.capture.imports.mapping import STAGE_DATES, Mapping, mapping_parse
 from leadloop.capture.imports.reader import CsvReader, Row
 from leadloop.capture.imports.validate import CellError, ImportRow, RowValidator
@@ -110,16 +116,29 @@ def import_start(
 
 
 def import_run(
-    *, job_id: int, progress: Progress | None = None, batch_rows: int = BATCH_ROWS
+    *,
+    job_id: int,
+    progress: Progress | None = None,
+    batch_rows: int = BATCH_ROWS,
+    force: bool = False,
 ) -> ImportJob:
     """Import the job's rows after its last committed batch; returns the finished job.
 
-    Safe to call again after a crash: it resumes at ``resume_offset`` and counts on. Raises
-    ImportFileInvalid or MappingInvalid (the job is then marked failed with the message).
+    Safe to call again after a crash: it resumes at ``resume_offset`` and counts on. It claims
+    the job first and beats its heartbeat as batches commit (``capture.imports.jobs``).
+    Raises ImportRunning when another process runs the job (its heartbeat is fresh) unless
+    `force` (the caller knows that process is gone), and ImportFileInvalid or
+    MappingInvalid (the job is then marked failed with the message).
     """
     job = ImportJob.objects.get(pk=job_id)
     if job.status == ImportStatus.DONE:
         return job
+    if not _claim(job, force=force):
+        job.refresh_from_db()
+        if job.status == ImportStatus.DONE:  # finished by the other process meanwhile
+            return job
+        age = import_heartbeat_age(job) or timedelta(0)
+        raise ImportRunning(job_id=job.pk, beat_ago=age)
     try:
         mapping = mapping_parse(job.mapping_toml, name=job.mapping_name)
         path = Path(job.file_path)
@@ -136,9 +155,6 @@ def import_run(
             status=ImportStatus.FAILED, error=e.message, finished_at=timezone.now()
         )
         raise
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.RUNNING, error="", started_at=job.started_at or timezone.now()
-    )
     writer = _Writer(job=job, mapping=mapping, definitions=definitions)
     rows = reader.rows(offset=job.resume_offset, start_number=job.resume_row)
     for batch in _batches(rows, validator, batch_rows):
@@ -149,6 +165,22 @@ def import_run(
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.DONE, finished_at=timezone.now())
     job.refresh_from_db()
     return job
+
+
+def _claim(job: ImportJob, *, force: bool) -> bool:
+    """Mark the job running with a first heartbeat unless a live process runs it (or `force`).
+
+    One conditional UPDATE: of two processes resuming the same job at once, one claims it.
+    """
+    now = timezone.now()
+    jobs = ImportJob.objects.filter(pk=job.pk)
+    if not force:
+        jobs = jobs.filter(import_claimable(now=now))
+    started = job.started_at or now
+    if not jobs.update(status=ImportStatus.RUNNING, error="", started_at=started, heartbeat_at=now):
+        return False
+    job.status, job.error, job.started_at, job.heartbeat_at = ImportStatus.RUNNING, "", started, now
+    return True
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -213,6 +245,7 @@ class _Writer:
     ) -> None:
         self.job, self.mapping, self.definitions = job, mapping, definitions
         self.now = timezone.now()
+        self.beat_at = job.heartbeat_at or self.now
         self.seen: set[str] = set()  # identities a dry run has "created"
         self._owners: dict[str, int] | None = None
         self._marketing_queue_id: int | None = None
@@ -250,6 +283,12 @@ class _Writer:
             for column, (value, reason) in _by_column(errors).items()
         ]
         ImportRejection.objects.bulk_create(rejections, batch_size=500)
+        # The heartbeat rides on the progress UPDATE, so beating costs no query; it is
+        # still written at most every HEARTBEAT_EVERY.
+        now = timezone.now()
+        beat: dict[str, datetime] = {}
+        if now - self.beat_at >= HEARTBEAT_EVERY:
+            beat["heartbeat_at"] = self.beat_at = now
         ImportJob.objects.filter(pk=self.job.pk).update(
             rows_done=F("rows_done") + batch.count,
             resume_row=F("resume_row") + batch.count,
@@ -257,6 +296,7 @@ class _Writer:
             created=F("created") + created,
             updated=F("updated") + updated,
             rejected=F("rejected") + len(batch.rejected),
+            **beat,
         )
 
     def _leads(self, batch: _Batch) -> tuple[int, int]:

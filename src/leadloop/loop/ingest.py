@@ -413,7 +413,11 @@ def _qualify(
         return
     for lead in Lead.objects.filter(pk__in=wanted, stage__in=QUALIFYING_STAGES).order_by("pk"):
         lead_qualify_if_due(
-            lead=lead, score=scores.get(lead.pk), touch=raised.get(lead.pk), agreement=agreement
+            lead=lead,
+            score=scores.get(lead.pk),
+            touch=raised.get(lead.pk),
+            agreement=agreement,
+            route_after_commit=True,  # the batch's transaction holds no rule's cursor
         )
 
 

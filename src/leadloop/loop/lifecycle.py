@@ -1,7 +1,9 @@
 """The lifecycle use cases, read top to bottom: qualify, hand off, answer, win or lose.
 
     a touch or a score ──qualifies under the agreement──▶ lead_qualify ─▶ MQL (marketing queue)
-        └─ hand-off instant: after commit, lead_route_qualified ─▶ a rep (or the fallback queue)
+        └─ hand-off instant: routed in the same transaction ─▶ a rep (or the fallback queue);
+           from a batch of touches, or when reps' counters are contended: after commit, by
+           the task lead_route_qualified
         └─ hand-off batched: waits in the marketing queue for routing.handoff_deliver
     rep: lead_accept ─▶ SAL ─▶ SQL ─▶ opportunity ─▶ lead_win ─▶ customer
     rep: lead_reject(reason) / lead_lose(reason) ─▶ the reason's action in the agreement:
@@ -37,7 +39,13 @@ from leadloop.lifecycle.permissions import SALES_STAGES, move_refusal
 from leadloop.lifecycle.services import ALLOWED, TransitionNotAllowed, lead_transition
 from leadloop.loop.owners import marketing_queue
 from leadloop.routing.models import Assignment, AssignmentKind
-from leadloop.routing.services import handoff_deliver, lead_assign, lead_queue_set, lead_route
+from leadloop.routing.services import (
+    RoutingContended,
+    handoff_deliver,
+    lead_assign,
+    lead_queue_set,
+    lead_route,
+)
 from leadloop.routing.services import out_of_office_end as routing_out_of_office_end
 from leadloop.routing.services import out_of_office_set as routing_out_of_office_set
 from leadloop.scoring.models import LeadScore
@@ -108,13 +116,18 @@ def lead_qualify(
     note: str = "",
     agreement: AgreementInForce | None = None,
     at: datetime | None = None,
+    route_after_commit: bool = False,
 ) -> StageChange:
     """Make a lead an MQL under the agreement in force; hand it off as the agreement says.
 
     `actor` None is the system (a threshold or a hand-raiser: `rule` says which); a person
-    promotes by hand and must be allowed to. Instant hand-off routes the lead after commit;
-    batched leaves it in the marketing queue until the hand-off is due. Raises
-    TransitionNotAllowed, PermissionDenied.
+    promotes by hand and must be allowed to. Instant hand-off routes the lead in the same
+    transaction, so an MQL is never seen without its rep; `route_after_commit` (a batch that
+    qualifies many leads in one transaction: routing them there would hold rules' cursors and
+    reps' counters across the batch) routes it after commit in a task instead, as does a
+    routing whose counters another worker is filling at that moment. Batched hand-off leaves
+    it in the marketing queue until the hand-off is due. Raises TransitionNotAllowed,
+    PermissionDenied.
     """
     agreement = agreement or agreement_in_force()
     _permitted(actor, lead_id, Stage.MQL)
@@ -131,10 +144,29 @@ def lead_qualify(
         agreement,
     )
     lead_requalify_hold(lead_id=lead_id, until=None)
-    if agreement.body.handoff.mode == "instant":
-        from leadloop.loop.tasks import route_qualified
+    if agreement.body.handoff.mode != "instant":
+        return change
+    if not route_after_commit:
+        try:
+            # One attempt without a savepoint: a failed one writes nothing, and waiting for
+            # counters while holding this lead and a cursor is what the task does better.
+            assignment = lead_route(
+                lead_id=lead_id,
+                agreement=agreement,
+                stage_change_id=change.pk,
+                savepoint=False,
+                attempts=1,
+                lead=change.lead,  # as the transition locked and read it
+                at=at,
+            )
+        except RoutingContended:
+            pass
+        else:
+            _assigned(assignment, agreement)
+            return change
+    from leadloop.loop.tasks import route_qualified
 
-        transaction.on_commit(partial(route_qualified.enqueue, change_id=change.pk))
+    transaction.on_commit(partial(route_qualified.enqueue, change_id=change.pk))
     return change
 
 
@@ -251,21 +283,28 @@ def lead_qualify_if_due(
     touch: TouchFacts | None = None,
     agreement: AgreementInForce | None = None,
     now: datetime | None = None,
+    route_after_commit: bool = False,
 ) -> StageChange | None:
     """Qualify `lead` when the agreement says so: at once on a hand-raiser touch, else when its
-    scores meet the thresholds (see ``_may_requalify``). Returns the change, or None."""
+    scores meet the thresholds (see ``_may_requalify``). Returns the change, or None.
+    `route_after_commit`: as ``lead_qualify``'s."""
     if lead.stage not in QUALIFYING_STAGES:
         return None
     agreement = agreement or agreement_in_force()
     trigger = hand_raiser(agreement, touch) if touch is not None else None
     if trigger is not None:
-        return lead_qualify(
-            lead_id=lead.pk, actor=None, rule=f"hand-raiser: {trigger}", agreement=agreement
-        )
-    if _may_requalify(lead, score, now or timezone.now()):
+        rule = f"hand-raiser: {trigger}"
+    elif _may_requalify(lead, score, now or timezone.now()):
         rule = "score thresholds" if lead.stage != Stage.NURTURE else "re-qualified from nurture"
-        return lead_qualify(lead_id=lead.pk, actor=None, rule=rule, agreement=agreement)
-    return None
+    else:
+        return None
+    return lead_qualify(
+        lead_id=lead.pk,
+        actor=None,
+        rule=rule,
+        agreement=agreement,
+        route_after_commit=route_after_commit,
+    )
 
 
 def leads_qualify_due(*, lead_ids: Iterable[int] | None = None, limit: int = 10_000) -> int:

@@ -5,17 +5,21 @@ from __future__ import annotations
 from django_tasks import task
 
 from leadloop.capture.imports.errors import ImportFileInvalid, MappingInvalid
+from leadloop.capture.imports.jobs import ImportRunning
 from leadloop.loop.imports import import_run
 
 
 @task()
 def import_leads(*, job_id: int) -> None:
-    """Run (or resume) import `job_id`; safe to run twice: a done job returns at once and a
-    resumed one skips its committed rows. A bad file or mapping marks the job failed."""
+    """Run (or resume) import `job_id`; safe to run twice: a done job returns at once, a
+    resumed one skips its committed rows and one that another worker runs (fresh heartbeat)
+    is left to it. A bad file or mapping marks the job failed."""
     try:
         import_run(job_id=job_id)
     except (ImportFileInvalid, MappingInvalid):
         return  # recorded on the job by import_run
+    except ImportRunning:
+        return  # the live worker finishes it
 
 
 @task()

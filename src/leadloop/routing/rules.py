@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from leadloop.agreements.schema import RoutingRule
-from leadloop.routing.regions import region_countries
+from leadloop.common.regions import region_countries
 
 T = TypeVar("T")
 

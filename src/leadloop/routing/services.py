@@ -34,6 +34,7 @@ Errors: LeadloopError ─┬─ AssignmentInvalid, OutOfOfficeInvalid (they name
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
@@ -109,6 +110,10 @@ class RoutingContended(Conflict):
     code = "routing_contended"
 
 
+class TransactionRequired(RuntimeError):
+    """A caller's mistake: routing without a savepoint needs the caller's transaction."""
+
+
 class _Contended(Exception):
     """A counter filled up between reading it and taking it: try the routing again."""
 
@@ -123,30 +128,40 @@ def lead_route(
     agreement: AgreementInForce,
     stage_change_id: int | None,
     at: datetime | None = None,
+    savepoint: bool = True,
+    attempts: int = _ATTEMPTS,
+    lead: Lead | None = None,
 ) -> Assignment:
     """Route a lead by the agreement's rules to a rep, or else to the fallback queue; in one
-    transaction (a savepoint inside the caller's).
+    transaction (a savepoint inside the caller's, unless `savepoint` is False: then the
+    caller's transaction, as the qualification that routes its MQL at once; a failed attempt
+    writes nothing but moved cursors, so no savepoint is needed).
 
     A qualification (`stage_change_id`) is routed once: a second call, or a second worker,
     gets the first Assignment back and takes no cap slot. Raises NotFound (the lead, the
     stage change), AssignmentInvalid (a stage change of another lead), and RoutingContended
-    when other workers kept filling the counters it was taking (after a few tries).
+    when other workers kept filling the counters it was taking (after `attempts` tries).
     """
     when = at or timezone.now()
-    for _attempt in range(_ATTEMPTS):
+    if not savepoint and not transaction.get_connection().in_atomic_block:
+        raise TransactionRequired("lead_route(savepoint=False) runs inside a transaction.")
+    for _attempt in range(attempts):
         try:
+            if not savepoint:
+                return _route_once(lead_id, agreement, stage_change_id, when, lead)
             with transaction.atomic():
-                return _route_once(lead_id, agreement, stage_change_id, when)
+                return _route_once(lead_id, agreement, stage_change_id, when, lead)
         except _Contended:
-            # Everything this attempt took is rolled back, and on PostgreSQL its row locks
-            # are released, before it reads the counters again: a worker never holds a
-            # counter while it waits for another rule's cursor.
+            # What this attempt counted is given back, and with a savepoint its row locks on
+            # PostgreSQL are released, before it reads the counters again: a worker never
+            # holds a counter while it waits for another rule's cursor. Without one (the
+            # caller's transaction) the caller should not wait: attempts=1.
             continue
         except _AlreadyRouted:
             break
     else:
         raise RoutingContended(
-            f"Lead {lead_id}: the reps' counters kept changing under {_ATTEMPTS} tries; "
+            f"Lead {lead_id}: the reps' counters kept changing under {attempts} tries; "
             "route it again.",
             loc=("lead_id",),
         )
@@ -154,24 +169,31 @@ def lead_route(
 
 
 def _route_once(
-    lead_id: int, agreement: AgreementInForce, stage_change_id: int | None, at: datetime
+    lead_id: int,
+    agreement: AgreementInForce,
+    stage_change_id: int | None,
+    at: datetime,
+    locked: Lead | None,
 ) -> Assignment:
     routing = agreement.body.routing
-    lead = store.lead_locked(
-        lead_id=lead_id,
-        stage_change_id=stage_change_id,
-        named_account=any(rule.kind == "named_account" for rule in routing.rules),
-    )
+    if locked is not None:
+        lead: store.LeadRow | None = store.LeadRow.of(locked)
+    else:
+        lead = store.lead_locked(
+            lead_id=lead_id,
+            stage_change_id=stage_change_id,
+            named_account=any(rule.kind == "named_account" for rule in routing.rules),
+        )
     if lead is None:
         raise NotFound(f"No lead with id {lead_id}.", loc=("lead_id",))
     if stage_change_id is not None:
         _check_change(lead, stage_change_id)
     if lead.routed_id is not None:
         raise _AlreadyRouted
-    facts = _facts(lead)
-    notes: list[Skip] = []
-    for rule in routing.rules:
-        picked = _rule_pick(rule, lead=lead, facts=facts, routing=routing, at=at, notes=notes)
+    walk = _Walk(lead=lead, facts=_facts(lead), routing=routing, at=at)
+    notes = walk.notes
+    for position, rule in enumerate(routing.rules):
+        picked = _rule_pick(rule, walk, later=routing.rules[position + 1 :])
         if picked is not None:
             rep, why = picked
             return _assignment_record(
@@ -234,24 +256,38 @@ def _rep_note(rule: RoutingRule, rep: store.RepRow, words: str) -> Skip:
     return Skip(rule=rule.name, candidate=rep.username, skipped=words, text=f"{rep.name}: {words}")
 
 
+@dataclass
+class _Walk:
+    """One routing's walk down the rules: the lead, what the rules look at, the reasons
+    gathered so far, and the reps read ahead for a later rule (by rule name)."""
+
+    lead: store.LeadRow
+    facts: LeadFacts
+    routing: Routing
+    at: datetime
+    notes: list[Skip] = field(default_factory=list)
+    fetched: dict[str, store.Candidates] = field(default_factory=dict)
+
+
 def _rule_pick(
-    rule: RoutingRule,
-    *,
-    lead: store.LeadRow,
-    facts: LeadFacts,
-    routing: Routing,
-    at: datetime,
-    notes: list[Skip],
+    rule: RoutingRule, walk: _Walk, *, later: Sequence[RoutingRule] = ()
 ) -> tuple[store.RepRow, str] | None:
-    """The rep `rule` gives the lead to and why, or None (with the reasons added to `notes`)."""
-    notes.extend(_rule_note(rule, f"unknown region {r!r}") for r in unknown_regions(rule))
-    match = rule_match(rule, facts)
+    """The rep `rule` gives the lead to and why, or None (with the reasons added to the
+    walk's notes). `later`: the rules after this one."""
+    walk.notes.extend(_rule_note(rule, f"unknown region {r!r}") for r in unknown_regions(rule))
+    match = rule_match(rule, walk.facts)
     if not match.matched:
-        notes.append(_rule_note(rule, match.words))
+        walk.notes.append(_rule_note(rule, match.words))
         return None
     if rule.kind == "named_account":
-        return _named_account(rule, lead=lead, routing=routing, at=at, notes=notes)
-    rep = _round_robin(rule, routing=routing, at=at, notes=notes)
+        return _named_account(rule, walk, later=later)
+    rep = _round_robin(
+        rule,
+        routing=walk.routing,
+        at=walk.at,
+        notes=walk.notes,
+        fetched=walk.fetched.pop(rule.name, None),
+    )
     if rep is None:
         return None
     context = f" ({match.words})" if match.words else ""
@@ -266,31 +302,67 @@ def _days_around(at: datetime) -> set[date]:
     return days | {d - timedelta(days=d.weekday()) for d in days}
 
 
+def _account_owner(walk: _Walk, later: Sequence[RoutingRule]) -> store.RepRow | None:
+    lead, at = walk.lead, walk.at
+    if lead.account_owner_known:
+        if lead.account_owner_id is None:
+            return None
+        return store.reps(ids=[lead.account_owner_id], at=at, days=_days_around(at)).reps[0]
+    # The company's owner is read with the reps of the next rule that takes the lead, in one
+    # statement: most companies have no owner, and that rule is asked next.
+    ahead = next(
+        (r for r in later if r.kind != "named_account" and rule_match(r, walk.facts).matched),
+        None,
+    )
+    found = store.reps(
+        usernames=[r.username for r in ahead.reps] if ahead else (),
+        team=ahead.team if ahead else "",
+        at=at,
+        days=_days_around(at),
+        cursor_key=ahead.name[:200] if ahead else None,
+        account_of=lead,
+    )
+    if ahead is not None:
+        walk.fetched[ahead.name] = found
+    return found.account_owner
+
+
 def _named_account(
-    rule: RoutingRule, *, lead: store.LeadRow, routing: Routing, at: datetime, notes: list[Skip]
+    rule: RoutingRule, walk: _Walk, *, later: Sequence[RoutingRule]
 ) -> tuple[store.RepRow, str] | None:
-    if lead.account_owner_id is None:
-        notes.append(_rule_note(rule, "company has no owner"))
+    owner = _account_owner(walk, later)
+    if owner is None:
+        walk.notes.append(_rule_note(rule, "company has no owner"))
         return None
-    [owner], _turn = store.reps(ids=[lead.account_owner_id], at=at, days=_days_around(at))
-    reason = _unavailable(owner, routing=routing, at=at)
+    company = walk.lead.company_name
+    reason = _unavailable(owner, routing=walk.routing, at=walk.at)
     if reason is not None:
-        notes.append(_rep_note(rule, owner, f"{reason} (owns {lead.company_name})"))
+        walk.notes.append(_rep_note(rule, owner, f"{reason} (owns {company})"))
         return None
-    return owner, f"{rule.name}: {lead.company_name} is {owner.name}'s account"
+    for ahead in walk.fetched.values():  # the turns read ahead are not taken: give them back
+        if ahead.turn is not None:
+            store.cursor_set(cursor_id=ahead.turn.cursor_id, position=ahead.turn.turn)
+    return owner, f"{rule.name}: {company} is {owner.name}'s account"
 
 
 def _round_robin(
-    rule: RoutingRule, *, routing: Routing, at: datetime, notes: list[Skip]
+    rule: RoutingRule,
+    *,
+    routing: Routing,
+    at: datetime,
+    notes: list[Skip],
+    fetched: store.Candidates | None = None,
 ) -> store.RepRow | None:
     """The next available rep of the rule's weighted cycle; the rule's cursor ends up past
     them (and where it was when nobody is available). Its pool: the rule's reps with their
-    weights, in order, then its team's other active sales reps (weight 1, by username)."""
+    weights, in order, then its team's other active sales reps (weight 1, by username).
+    `fetched`: the rule's reps and turn, read ahead."""
     names = [r.username for r in rule.reps]
     # Read with the reps, and locked until commit: one pick per rule at a time, in turns.
-    users, turn = store.reps(
+    found = fetched or store.reps(
         usernames=names, team=rule.team, at=at, days=_days_around(at), cursor_key=rule.name[:200]
     )
+    users, turn = found.reps, found.turn
     by_name = {u.username: u for u in users}
     pool: list[tuple[store.RepRow, int]] = []
     for listed in rule.reps:

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 from django.utils.dateparse import parse_datetime
 
@@ -102,11 +102,47 @@ class LeadRow:
     change_lead_id: int | None  # the lead the stage change belongs to (None: no such change)
     routed_id: int | None  # the assignment that already answered the stage change
     account_owner_id: int | None  # the sales person who owns most of the company's other leads
+    account_owner_known: bool = True  # False: not read yet (``reps(account_of=...)`` reads it)
+
+    @classmethod
+    def of(cls, lead: Lead) -> LeadRow:
+        """The lead as its caller has just locked and read it, with its company: a
+        qualification that routes its own MQL need not read it again. Its stage change is
+        the caller's own (not answered yet); the company's owner is read with the reps."""
+        company = lead.company
+        return cls(
+            id=lead.pk,
+            country=lead.country or "",
+            cycle=lead.cycle,
+            owner_id=lead.owner_id,
+            queue_id=lead.queue_id,
+            company_id=lead.company_id,
+            company_name=(company.name or company.domain or "") if company else "",
+            company_country=(company.country or "") if company else "",
+            sector=(company.sector or "") if company else "",
+            employees=company.employee_count if company else None,
+            change_lead_id=lead.pk,
+            routed_id=None,
+            account_owner_id=None,
+            account_owner_known=company is None,
+        )
+
+
+def _account_owner_sql(company: str, lead: str) -> str:
+    """The sales person who owns most of `company`'s leads other than `lead` (SQL
+    expressions or marks), ties to the lower id; followed by the sales roles' marks."""
+    return (
+        f"SELECT o.{_c(Lead, 'owner')} FROM {_t(Lead)} o "
+        f"JOIN {_t(User)} ou ON ou.{_c(User, 'id')} = o.{_c(Lead, 'owner')} "
+        f"WHERE o.{_c(Lead, 'company')} = {company} AND o.{_c(Lead, 'id')} <> {lead} "
+        f"AND ou.{_c(User, 'role')} IN ({_marks(len(_SALES_ROLES))}) "
+        f"GROUP BY o.{_c(Lead, 'owner')} ORDER BY COUNT(*) DESC, o.{_c(Lead, 'owner')} LIMIT 1"
+    )
 
 
 @cache
 def _lead_sql(vendor: str, with_change: bool, named_account: bool) -> str:
-    lead, user = _t(Lead), _t(User)
+    lead = _t(Lead)
     change_sql = routed_sql = owner_sql = "NULL"
     if with_change:
         change_sql = (
@@ -118,15 +154,8 @@ def _lead_sql(vendor: str, with_change: bool, named_account: bool) -> str:
             f"WHERE {_c(Assignment, 'stage_change')} = %s)"
         )
     if named_account:
-        owner_sql = (
-            f"(SELECT o.{_c(Lead, 'owner')} FROM {lead} o "
-            f"JOIN {user} ou ON ou.{_c(User, 'id')} = o.{_c(Lead, 'owner')} "
-            f"WHERE o.{_c(Lead, 'company')} = l.{_c(Lead, 'company')} "
-            f"AND o.{_c(Lead, 'id')} <> l.{_c(Lead, 'id')} "
-            f"AND ou.{_c(User, 'role')} IN ({_marks(len(_SALES_ROLES))}) "
-            f"GROUP BY o.{_c(Lead, 'owner')} "
-            f"ORDER BY COUNT(*) DESC, o.{_c(Lead, 'owner')} LIMIT 1)"
-        )
+        company, pk = _c(Lead, "company"), _c(Lead, "id")
+        owner_sql = f"({_account_owner_sql(f'l.{company}', f'l.{pk}')})"
     return (
         f"SELECT l.{_c(Lead, 'id')}, l.{_c(Lead, 'country')}, l.{_c(Lead, 'cycle')}, "
         f"l.{_c(Lead, 'owner')}, l.{_c(Lead, 'queue')}, l.{_c(Lead, 'company')}, "
@@ -193,38 +222,52 @@ class RepRow:
 
 @cache
 def _reps_sql(
-    vendor: str, ids: int, usernames: int, team: bool, days: int, with_cursor: bool
+    vendor: str, ids: int, usernames: int, team: bool, days: int, with_cursor: bool, account: bool
 ) -> str:
-    where: list[str] = []
+    """The reps statement; its marks in order: the cursor's key (`with_cursor`), the account's
+    company, lead and roles (`account`), the moment twice, then (`account`) the rule's
+    ids/usernames/team once for its column, the days, and the rule's ids/usernames/team."""
+    user_id = f"u.{_c(User, 'id')}"
+    rule: list[str] = []
     if ids:
-        where.append(f"u.{_c(User, 'id')} IN ({_marks(ids)})")
+        rule.append(f"{user_id} IN ({_marks(ids)})")
     if usernames:
-        where.append(f"u.{_c(User, 'username')} IN ({_marks(usernames)})")
+        rule.append(f"u.{_c(User, 'username')} IN ({_marks(usernames)})")
     if team:
-        where.append(
+        rule.append(
             f"(t.{_c(Team, 'name')} = %s AND u.{_c(User, 'role')} = %s "
             f"AND u.{_c(User, 'is_active')} = %s)"
         )
     ooo = _t(OutOfOffice)
-    head = cursor_cols = ""
+    ctes: list[str] = []
+    cursor_cols = ""
     if with_cursor:
         # PostgreSQL: the rule's cursor moves (and is locked) in the same round trip.
-        head = f"WITH rr AS ({_cursor_sql(vendor)[0]}) "
+        ctes.append(f"rr AS ({_cursor_sql(vendor)[0]})")
         cursor_id, position = _c(RoundRobinCursor, "id"), _c(RoundRobinCursor, "position")
         cursor_cols = f", (SELECT rr.{cursor_id} FROM rr), (SELECT rr.{position} FROM rr)"
+    where = " OR ".join(rule)
+    account_cols = ", NULL, NULL"
+    if account:
+        # The lead's account owner, read with the rule's reps (a named-account rule first).
+        ctes.append(f"ao (owner) AS ({_account_owner_sql('%s', '%s')})")
+        in_rule = f"({where})" if rule else "(1 = 0)"
+        account_cols = f", {user_id} IN (SELECT ao.owner FROM ao), {in_rule}"
+        where = " OR ".join([*rule, f"{user_id} IN (SELECT ao.owner FROM ao)"])
+    head = f"WITH {', '.join(ctes)} " if ctes else ""
     return (
-        f"{head}SELECT u.{_c(User, 'id')}, u.{_c(User, 'username')}, "
+        f"{head}SELECT {user_id}, u.{_c(User, 'username')}, "
         f"u.{_c(User, 'first_name')}, u.{_c(User, 'last_name')}, u.{_c(User, 'is_active')}, "
         f"u.{_c(User, 'time_zone')}, t.{_c(Team, 'time_zone')}, "
         f"(SELECT MAX(a.{_c(OutOfOffice, 'ends_at')}) FROM {ooo} a "
-        f"WHERE a.{_c(OutOfOffice, 'user')} = u.{_c(User, 'id')} "
+        f"WHERE a.{_c(OutOfOffice, 'user')} = {user_id} "
         f"AND a.{_c(OutOfOffice, 'starts_at')} <= %s AND a.{_c(OutOfOffice, 'ends_at')} > %s), "
         f"r.{_c(RepLoad, 'period')}, r.{_c(RepLoad, 'starts_on')}, r.{_c(RepLoad, 'count')}"
-        f"{cursor_cols} "
+        f"{account_cols}{cursor_cols} "
         f"FROM {_t(User)} u LEFT JOIN {_t(Team)} t ON t.{_c(Team, 'id')} = u.{_c(User, 'team')} "
-        f"LEFT JOIN {_t(RepLoad)} r ON r.{_c(RepLoad, 'user')} = u.{_c(User, 'id')} "
+        f"LEFT JOIN {_t(RepLoad)} r ON r.{_c(RepLoad, 'user')} = {user_id} "
         f"AND r.{_c(RepLoad, 'starts_on')} IN ({_marks(days)}) "
-        f"WHERE {' OR '.join(where)}"
+        f"WHERE {where}"
     )
 
 
@@ -236,6 +279,13 @@ class Turn:
     turn: int
 
 
+@dataclass(frozen=True)
+class Candidates:
+    reps: list[RepRow]
+    turn: Turn | None  # the cursor's turn taken, when one was asked for
+    account_owner: RepRow | None = None  # asked with `account_of`: the lead's account owner
+
+
 def reps(
     *,
     ids: Iterable[int] = (),
@@ -244,28 +294,48 @@ def reps(
     at: datetime,
     days: Iterable[date],
     cursor_key: str | None = None,
-) -> tuple[list[RepRow], Turn | None]:
+    account_of: LeadRow | None = None,
+) -> Candidates:
     """The users with these ids or usernames, and the active sales reps of `team`: each with
     the end of an absence going on at `at`, and their counters that start on `days`. With a
-    `cursor_key`, that round-robin cursor also moves one turn on (``cursor_advance``)."""
+    `cursor_key`, that round-robin cursor also moves one turn on (``cursor_advance``); with
+    `account_of`, the sales person owning most of that lead's company's other leads is read
+    in the same statement (``account_owner``), whether or not the rule names them."""
+    conn = connections[DEFAULT_DB_ALIAS]
     ids, usernames, starts = list(ids), list(usernames), sorted(set(days))
-    if not (ids or usernames or team):
-        return [], None
-    fused = cursor_key is not None and connection.vendor == "postgresql"
-    params: list[Any] = [cursor_key] if fused else []
-    params += [_when(at), _when(at), *(_day(d) for d in starts), *ids, *usernames]
+    account = account_of is not None and account_of.company_id is not None
+    if not (ids or usernames or team or account):
+        return Candidates(reps=[], turn=None)
+    vendor = conn.vendor
+    fused = cursor_key is not None and vendor == "postgresql"
+    rule_params: list[Any] = [*ids, *usernames]
     if team:
-        params += [team, Role.SALES_REP.value, True]
-    sql = _reps_sql(connection.vendor, len(ids), len(usernames), bool(team), len(starts), fused)
-    with connection.cursor() as cursor:
+        rule_params += [team, Role.SALES_REP.value, True]
+    when = conn.ops.adapt_datetimefield_value(at)
+    adapt_day = conn.ops.adapt_datefield_value
+    params: list[Any] = [cursor_key] if fused else []
+    if account:
+        assert account_of is not None
+        params += [account_of.company_id, account_of.id, *_SALES_ROLES, when, when, *rule_params]
+    else:
+        params += [when, when]
+    params += [*(adapt_day(d) for d in starts), *rule_params]
+    sql = _reps_sql(vendor, len(ids), len(usernames), bool(team), len(starts), fused, account)
+    with conn.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     found: dict[int, RepRow] = {}
+    in_rule: set[int] = set()
     turn: Turn | None = None
+    owner_id: int | None = None
     for row in rows:
         pk, username, first, last, active, own, team_zone, away, period, starts_on, count = row[:11]
-        if fused and row[11] is not None:
-            turn = Turn(cursor_id=row[11], turn=row[12] - 1)
+        if not account or row[12]:
+            in_rule.add(pk)
+        if row[11]:
+            owner_id = pk
+        if fused and row[13] is not None:
+            turn = Turn(cursor_id=row[13], turn=row[14] - 1)
         rep = found.get(pk)
         if rep is None:
             rep = found[pk] = RepRow(
@@ -280,8 +350,12 @@ def reps(
             rep.loads[(period, _date(starts_on))] = count
     if cursor_key is not None and turn is None:
         # SQLite, or the cursor's first turn ever (no row to move yet).
-        turn = cursor_advance(key=cursor_key) if found else None
-    return list(found.values()), turn
+        turn = cursor_advance(key=cursor_key) if in_rule else None
+    return Candidates(
+        reps=[rep for pk, rep in found.items() if pk in in_rule],
+        turn=turn,
+        account_owner=found.get(owner_id) if owner_id is not None else None,
+    )
 
 
 # --- Writes -------------------------------------------------------------------------------------
@@ -374,6 +448,8 @@ _ASSIGNMENT_FIELDS = (
     "actor_id",
     "at",
 )
+_AT = _ASSIGNMENT_FIELDS.index("at")
+_EXPLANATION = _ASSIGNMENT_FIELDS.index("explanation")
 
 
 @dataclass(frozen=True)
@@ -383,6 +459,7 @@ class _WriteSql:
     insert: str
     owner: str
     together: str  # PostgreSQL: the three in one statement
+    release: str  # gives back one counted counter
 
 
 @cache
@@ -398,67 +475,90 @@ def _write_sql(vendor: str, with_take: bool) -> _WriteSql:
     change = _c(Assignment, "stage_change")
     # The unique (partial) index on stage_change: a qualification already answered inserts
     # nothing, and RETURNING says so.
-    insert = (
-        f"INSERT INTO {_t(Assignment)} ({', '.join(_c(Assignment, f.name) for f in fields)}) "
-        f"VALUES ({_marks(len(fields))}) "
+    columns = ", ".join(_c(Assignment, f.name) for f in fields)
+    conflict = (
         f"ON CONFLICT ({change}) WHERE {change} IS NOT NULL DO NOTHING "
         f"RETURNING {_c(Assignment, 'id')}"
+    )
+    insert = f"INSERT INTO {_t(Assignment)} ({columns}) VALUES ({_marks(len(fields))}) {conflict}"
+    # PostgreSQL, with a take: the Assignment only when the take counted both counters.
+    insert_taken = (
+        f"INSERT INTO {_t(Assignment)} ({columns}) SELECT {_marks(len(fields))} "
+        f"WHERE (SELECT COUNT(*) FROM t) = 2 {conflict}"
     )
     owner = (
         f"UPDATE {_t(Lead)} SET {_c(Lead, 'owner')} = %s, {_c(Lead, 'queue')} = %s, "
         f"{_c(Lead, 'updated_at')} = %s WHERE {_c(Lead, 'id')} = %s"
     )
-    taken = "(SELECT COUNT(*) FROM t)" if with_take else "NULL"
+    taken = f"(SELECT STRING_AGG(t.{period}, ',') FROM t)" if with_take else "NULL"
     together = (
-        ("WITH t AS (" + take + "), " if with_take else "WITH ")
-        + f"a AS ({insert}), o AS ({owner} AND EXISTS (SELECT 1 FROM a)) "
+        (f"WITH t AS ({take}), a AS ({insert_taken}), " if with_take else f"WITH a AS ({insert}), ")
+        + f"o AS ({owner} AND EXISTS (SELECT 1 FROM a)) "
         + f"SELECT {taken}, (SELECT a.id FROM a)"
     )
-    return _WriteSql(fields=fields, take=take, insert=insert, owner=owner, together=together)
+    release = (
+        f"UPDATE {_t(RepLoad)} SET {count} = {count} - 1 "
+        f"WHERE {user} = %s AND {period} = %s AND {starts_on} = %s"
+    )
+    return _WriteSql(
+        fields=fields, take=take, insert=insert, owner=owner, together=together, release=release
+    )
 
 
 @dataclass(frozen=True)
 class Written:
     taken: int | None  # how many of the take's counters were counted (None: no take)
-    assignment: Assignment | None  # None: the stage change has an assignment already
+    assignment: Assignment | None  # None: not written (a counter was full, or answered already)
 
 
 def assignment_write(*, take: Take | None, owner_at: datetime, **values: Any) -> Written:
     """Take the slot (when given), insert the Assignment (every field of
     ``_ASSIGNMENT_FIELDS``) and set its owner or queue on the lead, whose ``updated_at``
-    becomes `owner_at`. One statement on PostgreSQL. When the take counts fewer than both
-    counters or the stage change is answered already, the caller rolls the transaction back:
-    whatever was written is undone."""
-    sql = _write_sql(connection.vendor, take is not None)
+    becomes `owner_at`. One statement on PostgreSQL.
+
+    All or nothing without a savepoint: when the take counts fewer than both counters (one
+    filled up since it was read), or the stage change has its assignment already, nothing
+    else is written and what the take counted is given back (one more statement), so a
+    caller inside a longer transaction need not roll anything back."""
+    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each proxy lookup costs
+    sql = _write_sql(conn.vendor, take is not None)
+    ops = conn.ops
     # Only two columns need adapting: the time (SQLite stores naive UTC text) and the JSON.
-    params = [
-        _when(values[name])
-        if name == "at"
-        else connection.ops.adapt_json_value(values[name], None)
-        if name == "explanation"
-        else values[name]
-        for name in _ASSIGNMENT_FIELDS
+    params = [values[name] for name in _ASSIGNMENT_FIELDS]
+    params[_AT] = ops.adapt_datetimefield_value(values["at"])
+    params[_EXPLANATION] = ops.adapt_json_value(values["explanation"], None)
+    owner = [
+        values["assignee_id"],
+        values["queue_id"],
+        ops.adapt_datetimefield_value(owner_at),
+        values["lead_id"],
     ]
-    owner = [values["assignee_id"], values["queue_id"], _when(owner_at), values["lead_id"]]
-    taken: int | None = None
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    counted: list[str] = []
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
             cursor.execute(sql.together, [*(take.params() if take else []), *params, *owner])
-            taken, pk = cursor.fetchone()
+            periods, pk = cursor.fetchone()
+            counted = periods.split(",") if periods else []
         else:
             if take is not None:
                 cursor.execute(sql.take, take.params())
-                taken = len(cursor.fetchall())
-                if taken < 2:
-                    return Written(taken=taken, assignment=None)
-            cursor.execute(sql.insert, params)
-            row = cursor.fetchone()
-            pk = row[0] if row else None
-            if pk is not None:
-                cursor.execute(sql.owner, owner)
+                counted = [row[0] for row in cursor.fetchall()]
+            if take is None or len(counted) == 2:
+                cursor.execute(sql.insert, params)
+                row = cursor.fetchone()
+                pk = row[0] if row else None
+                if pk is not None:
+                    cursor.execute(sql.owner, owner)
+            else:
+                pk = None
+        if pk is None and take is not None:
+            for period in counted:
+                starts_on = take.day if period == LoadPeriod.DAY.value else take.week
+                cursor.execute(sql.release, [take.user_id, period, _day(starts_on)])
+    taken = len(counted) if take is not None else None
     if pk is None:
         return Written(taken=taken, assignment=None)
     assignment = Assignment(id=pk, **values)
     assignment._state.adding = False
-    assignment._state.db = connection.alias
+    assignment._state.db = conn.alias
     return Written(taken=taken, assignment=assignment)

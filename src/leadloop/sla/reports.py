@@ -14,7 +14,8 @@ they show the same numbers. Definitions are METRICS.md's:
 - **Every rate** carries its count and a 95 % Wilson score interval; fewer than 30 in the
   denominator is a small sample, fewer than 10 is "not enough data" instead of a number.
 - **Marketing**: the stored ``MarketingSlaResult`` of each ended period (delivered vs target,
-  good-fit share, acceptance = accepted / answered).
+  good-fit share, acceptance = accepted / answered); the running period is counted the same
+  way, live, up to now (``marketing_delivery_so_far``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from leadloop.lifecycle.selectors import Period, week_period
 from leadloop.scoring.rules import engagement_now, engagement_score
 from leadloop.scoring.services import engagement_rules_active
 from leadloop.sla.models import ClockKind, ClockOutcome, MarketingSlaResult, SlaClock
-from leadloop.sla.selectors import OpenClock, open_clocks, percentile
-from leadloop.sla.services import CONTACT_TOUCH_KINDS
+from leadloop.sla.selectors import OpenClock, marketing_period, open_clocks, percentile
+from leadloop.sla.services import CONTACT_TOUCH_KINDS, delivery_counts
 from leadloop.sla.timing import Calendars
 
 Z: Final = 1.96  # 95 %
@@ -503,6 +504,95 @@ def marketing_scorecard() -> MarketingScorecard:
         latest=latest[-1] if latest else None,
         previous=latest[-2] if len(latest) > 1 else None,
     )
+
+
+@dataclass(frozen=True)
+class MarketingDeliverySoFar:
+    """Marketing's running period (this week or month) so far, counted as the stored results
+    of ended periods are (``sla.services.delivery_counts``), against the agreement's targets.
+
+    With an instant hand-off the delivery can be read against the pace: the target times the
+    share of the period gone. A batched hand-off delivers in lumps, so it has no pace.
+    """
+
+    period: str  # "week" or "month"
+    time_zone: str  # the hand-off's, in which the period is cut
+    start: dt.datetime
+    end: dt.datetime
+    now: dt.datetime
+    delivered: int
+    target: int
+    good_fit: Share  # grade A or B at hand-off, of the delivered MQLs
+    good_fit_target: float
+    accepted: Share  # accepted, of the answered ones
+    accepted_target: float
+    batched: bool
+    agreement_version: int
+    last: MarketingPeriod | None  # the latest ended period, as stored
+
+    @property
+    def elapsed(self) -> float:
+        """The share of the period gone, 0 to 1."""
+        gone = (self.now - self.start) / (self.end - self.start)
+        return min(max(gone, 0.0), 1.0)
+
+    @property
+    def day(self) -> int:
+        """Today's day of the period, from 1."""
+        return (self.now - self.start) // dt.timedelta(days=1) + 1
+
+    @property
+    def days(self) -> int:
+        """The period's length in days (a DST change makes a week 167 or 169 hours)."""
+        return round((self.end - self.start) / dt.timedelta(days=1))
+
+    @property
+    def expected_by_now(self) -> int | None:
+        """MQLs the target calls for by now at an even pace; None for a batched hand-off."""
+        return None if self.batched else math.floor(self.target * self.elapsed)
+
+    @property
+    def on_pace(self) -> bool | None:
+        expected = self.expected_by_now
+        return None if expected is None else self.delivered >= expected
+
+    @property
+    def good_fit_on_track(self) -> bool | None:
+        """Whether the good-fit share so far meets the target; None below ten MQLs."""
+        if self.good_fit.percent is None or self.good_fit.value is None:
+            return None
+        return self.good_fit.value >= self.good_fit_target
+
+
+def marketing_delivery_so_far(*, now: dt.datetime) -> MarketingDeliverySoFar:
+    """The running marketing SLA period's delivery up to `now` (hand-offs from the period's
+    start), with the agreement's targets and the latest ended period beside it."""
+    agreement = agreement_in_force()
+    body = agreement.body
+    targets = body.slas.marketing
+    period = marketing_period(at=now, agreement=agreement)
+    counts = delivery_counts(start=period.start, end=min(now + _A_MOMENT, period.end))
+    last = marketing_periods(periods=1)
+    return MarketingDeliverySoFar(
+        period=targets.period,
+        time_zone=body.handoff.time_zone,
+        start=period.start,
+        end=period.end,
+        now=now,
+        delivered=counts["delivered"],
+        target=targets.mqls_per_period,
+        good_fit=Share(count=counts["good_fit"], of=counts["delivered"]),
+        good_fit_target=targets.good_fit_share,
+        accepted=Share(count=counts["accepted"], of=counts["answered"]),
+        accepted_target=targets.accepted_share,
+        batched=body.handoff.mode == "batched",
+        agreement_version=agreement.number,
+        last=last[0] if last else None,
+    )
+
+
+# "Up to now" includes a hand-off made at this very instant.
+_A_MOMENT: Final = dt.timedelta(microseconds=1)
 
 
 # --- The inbox ------------------------------------------------------------------------------------

@@ -395,7 +395,7 @@ def marketing_sla_evaluate(
     ).first()
     if existing is not None:
         return existing
-    counts = _delivery_counts(period_start, period_end)
+    counts = delivery_counts(start=period_start, end=period_end)
     targets = agreement.body.slas.marketing
     fit_share = counts["good_fit"] / counts["delivered"] if counts["delivered"] else None
     accepted_share = counts["accepted"] / counts["answered"] if counts["answered"] else None
@@ -425,7 +425,9 @@ def marketing_sla_evaluate(
         return MarketingSlaResult.objects.get(period_start=period_start, period_end=period_end)
 
 
-def _delivery_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+def delivery_counts(*, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Marketing's delivery in [start, end) as ``marketing_sla_evaluate`` defines it:
+    delivered, good_fit, answered, accepted (also read for the running period's scorecard)."""
     fit_then = Subquery(
         ScoreHistory.objects.filter(lead_id=OuterRef("lead_id"), at__lte=OuterRef("at"))
         .order_by("-at", "-id")

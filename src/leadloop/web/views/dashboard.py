@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from leadloop.accounts.models import Role, User
 from leadloop.lifecycle import selectors
+from leadloop.sla.reports import marketing_delivery_so_far
 from leadloop.web.views.common import AuthedRequest, viewer_zone
 from leadloop.web.views.compliance import scorecards_block
 from leadloop.web.views.inbox import inbox_block, team_clocks_block
@@ -38,6 +39,11 @@ def _marketing(user: User, now: dt.datetime, tz: ZoneInfo) -> dict[str, object]:
     return {"sources": selectors.sources_in(period=selectors.month_period(now=now, tz=tz))}
 
 
+def _delivery(user: User, now: dt.datetime, tz: ZoneInfo) -> dict[str, object]:
+    """Marketing's running SLA period so far: delivered vs target, fit and acceptance."""
+    return {"delivery": marketing_delivery_so_far(now=now)}
+
+
 def _leader(user: User, now: dt.datetime, tz: ZoneInfo) -> dict[str, object]:
     return {
         "funnel": selectors.stage_now(),
@@ -49,9 +55,9 @@ def _leader(user: User, now: dt.datetime, tz: ZoneInfo) -> dict[str, object]:
 BLOCKS: dict[str, tuple[Block, ...]] = {
     Role.SALES_REP: (inbox_block, _rep),
     Role.SALES_MANAGER: (team_clocks_block, _manager, _rep, scorecards_block),
-    Role.MARKETING_OPS: (_marketing,),
+    Role.MARKETING_OPS: (_delivery, _marketing),
     Role.REVENUE_LEADER: (_leader, scorecards_block),
-    Role.ADMIN: (_leader, _marketing, scorecards_block),
+    Role.ADMIN: (_leader, _delivery, _marketing, scorecards_block),
 }
 
 TITLES: dict[str, str] = {

@@ -7,6 +7,7 @@ the ``loop.tasks.import_leads`` task, the same runner as ``leadloop import leads
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from functools import partial, wraps
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,10 +25,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from leadloop.accounts.models import Role
 from leadloop.capture.imports.errors import ImportFileInvalid, MappingInvalid
 from leadloop.capture.imports.jobs import (
+    HEARTBEAT_STALE_AFTER,
+    ImportRunning,
+    ImportState,
+    age_text,
+    import_heartbeat_age,
     import_job_get,
     import_job_list,
     import_rejections,
     import_resumable,
+    import_state,
 )
 from leadloop.capture.imports.mapping import PRESETS, Mapping, mapping_load, mapping_parse
 from leadloop.capture.imports.preview import import_preview
@@ -104,7 +111,8 @@ def _mapping(request: AuthedRequest) -> Mapping:
 @_importer
 @require_GET
 def import_index(request: AuthedRequest) -> HttpResponse:
-    return render(request, "web/imports/list.html", {"jobs": import_job_list()})
+    rows = [(job, import_state(job)) for job in import_job_list()]
+    return render(request, "web/imports/list.html", {"rows": rows})
 
 
 @login_required
@@ -143,11 +151,16 @@ def import_new(request: AuthedRequest) -> HttpResponse:
 def _detail_context(job: ImportJob) -> dict[str, Any]:
     total = job.rows_total or 0
     percent = min(100, round(100 * job.rows_done / total)) if total else 0
+    state = import_state(job)
+    age = import_heartbeat_age(job)
     return {
         "job": job,
+        "state": state,
         "percent": 100 if job.status == ImportStatus.DONE else percent,
-        "live": job.status in (ImportStatus.PENDING, ImportStatus.RUNNING),
+        "live": state in (ImportState.PENDING, ImportState.RUNNING),
         "resumable": import_resumable(job),
+        "beat_ago": age_text(age) if age is not None else "",
+        "stale_after": age_text(HEARTBEAT_STALE_AFTER),
     }
 
 
@@ -185,8 +198,14 @@ def import_rejects_csv(request: AuthedRequest, job_id: int) -> HttpResponse:
 @require_POST
 def import_resume(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = _job(job_id)
-    if not import_resumable(job):
-        messages.error(request, f"Import {job.pk} is {job.get_status_display().lower()}.")
+    state = import_state(job)
+    if state == ImportState.RUNNING:
+        age = import_heartbeat_age(job) or timedelta(0)
+        messages.error(request, ImportRunning(job_id=job.pk, beat_ago=age).message)
+    elif job.dry_run and not import_resumable(job):
+        messages.error(request, f"Import {job.pk} is a dry run: start it again to check the file.")
+    elif not import_resumable(job):
+        messages.error(request, f"Import {job.pk} is {state.value}: there is nothing to resume.")
     else:
         transaction.on_commit(partial(import_leads.enqueue, job_id=job.pk))
         messages.success(request, f"Import {job.pk} resumes after row {job.resume_row:,}.")

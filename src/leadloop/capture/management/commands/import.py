@@ -1,7 +1,13 @@
 """``leadloop import leads FILE --mapping NAME_OR_TOML`` and ``leadloop import resume ID``.
 
 Exit status: 0 when every row was imported, 3 when some rows were rejected (they are listed,
-and written to ``--rejects FILE``), 2 when the mapping or the file cannot be used at all.
+and written to ``--rejects FILE``), 2 when the mapping or the file cannot be used at all, 1
+when ``resume`` is refused because the import is still running.
+
+``resume`` refuses a job whose process still beats (its heartbeat is younger than
+``HEARTBEAT_STALE_AFTER``, 60 s) and says how long ago it last beat: two processes importing
+the same rows would race. Right after killing an import yourself you need not wait that
+minute: ``--force`` resumes at once (only when you know the process is gone).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from leadloop.capture.imports.errors import ImportFileInvalid, MappingInvalid
+from leadloop.capture.imports.jobs import HEARTBEAT_STALE_AFTER, ImportRunning, age_text
 from leadloop.capture.imports.mapping import mapping_load
 from leadloop.capture.imports.rejects import rejects_csv_write
 from leadloop.capture.models import ImportJob, ImportRejection
@@ -51,6 +58,15 @@ class Command(BaseCommand):
         resume.add_argument("job_id", type=int)
         resume.add_argument("--rejects", type=Path)
         resume.add_argument("--batch", type=int, default=BATCH_ROWS)
+        resume.add_argument(
+            "--force",
+            action="store_true",
+            help=(
+                "Resume even though the import's heartbeat is fresh (younger than "
+                f"{age_text(HEARTBEAT_STALE_AFTER)}): only when you know its process is gone, "
+                "e.g. you just killed it."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(stderr=True)
@@ -69,7 +85,12 @@ class Command(BaseCommand):
             # The objects of start-up live as long as this process: keep the collector from
             # walking them again after every batch (about a tenth of an import's time).
             gc.freeze()
-            job = self._run(job, options["batch"], console)
+            job = self._run(job, options["batch"], console, force=options.get("force", False))
+        except ImportRunning as e:
+            raise CommandError(
+                f"{e.message} If you know its process is gone (you killed it), resume it now "
+                f"with: leadloop import resume {e.job_id} --force"
+            ) from None
         except (MappingInvalid, ImportFileInvalid) as e:
             self.stderr.write(f"error: {e.message}")
             sys.exit(EXIT_BAD_INPUT)
@@ -82,7 +103,7 @@ class Command(BaseCommand):
         except ImportJob.DoesNotExist:
             raise CommandError(f"There is no import {job_id}.") from None
 
-    def _run(self, job: ImportJob, batch: int, console: Console) -> ImportJob:
+    def _run(self, job: ImportJob, batch: int, console: Console, *, force: bool) -> ImportJob:
         columns = (
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -94,6 +115,7 @@ class Command(BaseCommand):
             return import_run(
                 job_id=job.pk,
                 batch_rows=batch,
+                force=force,
                 progress=lambda j: bar.update(task, completed=j.rows_done),
             )
 

@@ -1,7 +1,9 @@
 """Sales regions as sets of ISO 3166-1 alpha-2 country codes, for territory rules.
 
 A territory rule names countries (``DE``) and/or regions (``DACH``); a region is one of
-``REGIONS`` below, matched case-insensitively. The sets follow the usual sales split: EMEA is
+``REGIONS`` below, matched case-insensitively. The table lives in ``common`` because both the
+agreement (which refuses a rule naming an unknown region) and routing (which matches leads
+against regions) read it, and ``agreements`` sits above ``routing`` in the app chain. The sets follow the usual sales split: EMEA is
 Europe, the Middle East, Africa and the former Soviet states; the Americas are North America
 (the US, Canada and their territories) plus Latin America (Mexico, Central and South America,
 the Caribbean); APAC is Asia and the Pacific. Every code is checked against ``pycountry`` when
