@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from leadloop.leads.models import Stage
 from leadloop.lifecycle.services import lead_transition
+from leadloop.loop.tasks import handoff_deliver_due
 from leadloop.routing.models import Assignment, HandoffBatch
 from leadloop.routing.selectors import handoff_waiting
 from leadloop.routing.services import handoff_deliver, handoff_due_at, lead_route
-from leadloop.routing.tasks import handoff_deliver_due
 from tests.leads.factories import LeadFactory
 from tests.routing.factories import agreement, qualify, rep
 

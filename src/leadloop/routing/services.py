@@ -190,7 +190,7 @@ def _route_once(
         _check_change(lead, stage_change_id)
     if lead.routed_id is not None:
         raise _AlreadyRouted
-    walk = _Walk(lead=lead, facts=_facts(lead), routing=routing, at=at)
+    walk = _Walk(lead=lead, facts=_facts(lead), routing=routing, at=at, days=_days_around(at))
     notes = walk.notes
     for position, rule in enumerate(routing.rules):
         picked = _rule_pick(rule, walk, later=routing.rules[position + 1 :])
@@ -207,6 +207,7 @@ def _route_once(
                 agreement_version=agreement.number,
                 stage_change_id=stage_change_id,
                 at=at,
+                cursor_moves=walk.moves,
             )
     queue = team_queue(name=routing.fallback_queue, kind=TeamKind.SALES)
     why = (
@@ -223,6 +224,7 @@ def _route_once(
         agreement_version=agreement.number,
         stage_change_id=stage_change_id,
         at=at,
+        cursor_moves=walk.moves,
     )
 
 
@@ -265,8 +267,11 @@ class _Walk:
     facts: LeadFacts
     routing: Routing
     at: datetime
+    days: set[date] = field(default_factory=set)  # the counters' first days to read
     notes: list[Skip] = field(default_factory=list)
     fetched: dict[str, store.Candidates] = field(default_factory=dict)
+    # Where rules' cursors end up (cursor id -> position), set with the assignment's write.
+    moves: dict[int, int] = field(default_factory=dict)
 
 
 def _rule_pick(
@@ -287,6 +292,8 @@ def _rule_pick(
         at=walk.at,
         notes=walk.notes,
         fetched=walk.fetched.pop(rule.name, None),
+        moves=walk.moves,
+        days=walk.days,
     )
     if rep is None:
         return None
@@ -307,7 +314,7 @@ def _account_owner(walk: _Walk, later: Sequence[RoutingRule]) -> store.RepRow | 
     if lead.account_owner_known:
         if lead.account_owner_id is None:
             return None
-        return store.reps(ids=[lead.account_owner_id], at=at, days=_days_around(at)).reps[0]
+        return store.reps(ids=[lead.account_owner_id], at=at, days=walk.days).reps[0]
     # The company's owner is read with the reps of the next rule that takes the lead, in one
     # statement: most companies have no owner, and that rule is asked next.
     ahead = next(
@@ -318,7 +325,7 @@ def _account_owner(walk: _Walk, later: Sequence[RoutingRule]) -> store.RepRow | 
         usernames=[r.username for r in ahead.reps] if ahead else (),
         team=ahead.team if ahead else "",
         at=at,
-        days=_days_around(at),
+        days=walk.days,
         cursor_key=ahead.name[:200] if ahead else None,
         account_of=lead,
     )
@@ -341,7 +348,7 @@ def _named_account(
         return None
     for ahead in walk.fetched.values():  # the turns read ahead are not taken: give them back
         if ahead.turn is not None:
-            store.cursor_set(cursor_id=ahead.turn.cursor_id, position=ahead.turn.turn)
+            walk.moves[ahead.turn.cursor_id] = ahead.turn.turn
     return owner, f"{rule.name}: {company} is {owner.name}'s account"
 
 
@@ -352,15 +359,18 @@ def _round_robin(
     at: datetime,
     notes: list[Skip],
     fetched: store.Candidates | None = None,
+    moves: dict[int, int],
+    days: set[date],
 ) -> store.RepRow | None:
     """The next available rep of the rule's weighted cycle; the rule's cursor ends up past
     them (and where it was when nobody is available). Its pool: the rule's reps with their
     weights, in order, then its team's other active sales reps (weight 1, by username).
-    `fetched`: the rule's reps and turn, read ahead."""
+    `fetched`: the rule's reps and turn, read ahead; `moves`: where the cursor is to be set
+    (with the write) when it does not simply stay one turn on."""
     names = [r.username for r in rule.reps]
     # Read with the reps, and locked until commit: one pick per rule at a time, in turns.
     found = fetched or store.reps(
-        usernames=names, team=rule.team, at=at, days=_days_around(at), cursor_key=rule.name[:200]
+        usernames=names, team=rule.team, at=at, days=days, cursor_key=rule.name[:200]
     )
     users, turn = found.reps, found.turn
     by_name = {u.username: u for u in users}
@@ -389,9 +399,9 @@ def _round_robin(
             notes.append(_rep_note(rule, rep, reason))
             continue
         if offset:
-            store.cursor_set(cursor_id=turn.cursor_id, position=turn.turn + offset + 1)
+            moves[turn.cursor_id] = turn.turn + offset + 1
         return rep
-    store.cursor_set(cursor_id=turn.cursor_id, position=turn.turn)
+    moves[turn.cursor_id] = turn.turn
     return None
 
 
@@ -452,9 +462,11 @@ def _assignment_record(
     stage_change_id: int | None = None,
     actor_id: int | None = None,
     at: datetime,
+    cursor_moves: dict[int, int] | None = None,
 ) -> Assignment:
     """Take the rep's slot (`take`), record the new owner (a person, else a queue) and set it
-    on the lead: the one writer of Lead.owner and Lead.queue.
+    on the lead: the one writer of Lead.owner and Lead.queue. `cursor_moves`: round-robin
+    cursors to set in the same write (a routing's walk past unavailable reps).
 
     Raises _Contended when a counter of the take filled up since it was read (another
     worker's), and _AlreadyRouted when the stage change has its assignment already (the
@@ -463,6 +475,7 @@ def _assignment_record(
     written = store.assignment_write(
         take=take,
         owner_at=timezone.now(),
+        cursor_moves=tuple((cursor_moves or {}).items()),
         lead_id=lead.id,
         cycle=lead.cycle,
         kind=kind,

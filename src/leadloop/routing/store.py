@@ -206,7 +206,7 @@ def lead_locked(
 # --- The reps -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RepRow:
     """A person routing may give a lead to, as routing sees them at a moment."""
 
@@ -328,6 +328,7 @@ def reps(
     in_rule: set[int] = set()
     turn: Turn | None = None
     owner_id: int | None = None
+    first_days = {adapt_day(d): d for d in starts}  # as the driver returns them: no parsing
     for row in rows:
         pk, username, first, last, active, own, team_zone, away, period, starts_on, count = row[:11]
         if not account or row[12]:
@@ -344,10 +345,11 @@ def reps(
                 name=f"{first} {last}".strip() or username,
                 is_active=bool(active),
                 time_zones=(own or "", team_zone or ""),
-                away_until=_datetime(away),
+                away_until=_datetime(away) if away is not None else None,
             )
         if period is not None:
-            rep.loads[(period, _date(starts_on))] = count
+            day = first_days.get(starts_on)
+            rep.loads[(period, day if day is not None else _date(starts_on))] = count
     if cursor_key is not None and turn is None:
         # SQLite, or the cursor's first turn ever (no row to move yet).
         turn = cursor_advance(key=cursor_key) if in_rule else None
@@ -385,11 +387,6 @@ def cursor_advance(*, key: str) -> Turn:
             cursor.execute(advance, [key])
             row = cursor.fetchone()
     return Turn(cursor_id=row[0], turn=row[1] - 1)
-
-
-def cursor_set(*, cursor_id: int, position: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(_cursor_sql(connection.vendor)[2], [position, cursor_id])
 
 
 @cache
@@ -463,7 +460,7 @@ class _WriteSql:
 
 
 @cache
-def _write_sql(vendor: str, with_take: bool) -> _WriteSql:
+def _write_sql(vendor: str, with_take: bool, moves: int = 0) -> _WriteSql:
     fields = tuple(_field(Assignment, name.removesuffix("_id")) for name in _ASSIGNMENT_FIELDS)
     count = _c(RepLoad, "count")
     user, period, starts_on = _c(RepLoad, "user"), _c(RepLoad, "period"), _c(RepLoad, "starts_on")
@@ -491,8 +488,11 @@ def _write_sql(vendor: str, with_take: bool) -> _WriteSql:
         f"{_c(Lead, 'updated_at')} = %s WHERE {_c(Lead, 'id')} = %s"
     )
     taken = f"(SELECT STRING_AGG(t.{period}, ',') FROM t)" if with_take else "NULL"
+    # The rules' cursors the walk moved past unavailable reps (or gave back), set here.
+    moved = "".join(f"m{i} AS ({_cursor_sql(vendor)[2]}), " for i in range(moves))
     together = (
-        (f"WITH t AS ({take}), a AS ({insert_taken}), " if with_take else f"WITH a AS ({insert}), ")
+        f"WITH {moved}"
+        + (f"t AS ({take}), a AS ({insert_taken}), " if with_take else f"a AS ({insert}), ")
         + f"o AS ({owner} AND EXISTS (SELECT 1 FROM a)) "
         + f"SELECT {taken}, (SELECT a.id FROM a)"
     )
@@ -511,18 +511,26 @@ class Written:
     assignment: Assignment | None  # None: not written (a counter was full, or answered already)
 
 
-def assignment_write(*, take: Take | None, owner_at: datetime, **values: Any) -> Written:
-    """Take the slot (when given), insert the Assignment (every field of
-    ``_ASSIGNMENT_FIELDS``) and set its owner or queue on the lead, whose ``updated_at``
-    becomes `owner_at`. One statement on PostgreSQL.
+def assignment_write(
+    *,
+    take: Take | None,
+    owner_at: datetime,
+    cursor_moves: Sequence[tuple[int, int]] = (),
+    **values: Any,
+) -> Written:
+    """Set the round-robin cursors of `cursor_moves` ((cursor id, position) pairs), take the
+    slot (when given), insert the Assignment (every field of ``_ASSIGNMENT_FIELDS``) and set
+    its owner or queue on the lead, whose ``updated_at`` becomes `owner_at`. One statement on
+    PostgreSQL.
 
     All or nothing without a savepoint: when the take counts fewer than both counters (one
     filled up since it was read), or the stage change has its assignment already, nothing
     else is written and what the take counted is given back (one more statement), so a
     caller inside a longer transaction need not roll anything back."""
     conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each proxy lookup costs
-    sql = _write_sql(conn.vendor, take is not None)
+    sql = _write_sql(conn.vendor, take is not None, len(cursor_moves))
     ops = conn.ops
+    moves = [v for cursor_id, position in cursor_moves for v in (position, cursor_id)]
     # Only two columns need adapting: the time (SQLite stores naive UTC text) and the JSON.
     params = [values[name] for name in _ASSIGNMENT_FIELDS]
     params[_AT] = ops.adapt_datetimefield_value(values["at"])
@@ -536,10 +544,13 @@ def assignment_write(*, take: Take | None, owner_at: datetime, **values: Any) ->
     counted: list[str] = []
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
-            cursor.execute(sql.together, [*(take.params() if take else []), *params, *owner])
+            taking = take.params() if take else []
+            cursor.execute(sql.together, [*moves, *taking, *params, *owner])
             periods, pk = cursor.fetchone()
             counted = periods.split(",") if periods else []
         else:
+            for cursor_id, position in cursor_moves:
+                cursor.execute(_cursor_sql(conn.vendor)[2], [position, cursor_id])
             if take is not None:
                 cursor.execute(sql.take, take.params())
                 counted = [row[0] for row in cursor.fetchall()]
