@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,8 +25,12 @@ from leadloop.scoring.models import (
 from leadloop.scoring.rescore import scores_rescore
 from leadloop.scoring.selectors import lead_scores
 from leadloop.scoring.services import (
+    engagement_ruleset_activate,
+    engagement_ruleset_create,
     fit_ruleset_activate,
     fit_ruleset_create,
+    qualify_thresholds_set,
+    scores_capture,
     scores_touches_record,
 )
 from tests.capture.factories import TouchFactory
@@ -188,3 +194,106 @@ def test_incremental_sum_equals_a_full_rescore(touches):
 
     rescored = LeadScore.objects.get(lead=lead).engagement_sum
     assert rescored == pytest.approx(incremental, rel=1e-9, abs=1e-6)
+
+
+def _row(lead_id: int) -> dict:
+    """A lead's scores, cap counts and history, without the lead's id."""
+    score = LeadScore.objects.filter(lead_id=lead_id).values().get()
+    del score["lead_id"]
+    caps = list(
+        EngagementCapCount.objects.filter(lead_id=lead_id)
+        .order_by("rule_id", "day")
+        .values_list("rule_id", "day", "count")
+    )
+    history = list(
+        ScoreHistory.objects.filter(lead_id=lead_id)
+        .order_by("id")
+        .values_list("at", "fit_score", "engagement_score", "predicted_probability", "cause")
+    )
+    return {"score": score, "caps": caps, "history": history}
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(touches=_TOUCHES)
+def test_a_known_leads_touch_is_scored_as_the_batch_path_scores_it(touches):
+    if not EngagementRuleSet.objects.filter(is_active=True).exists():
+        active_rules()
+    company = CompanyFactory(sector="Software")
+    hot, batch = LeadFactory(company=company), LeadFactory(company=company)
+    scores_touches_record(refit_lead_ids=[hot.pk, batch.pk])  # both known to scoring
+    for kind, hours, careers in touches:
+        made = [
+            TouchFactory(
+                lead=lead,
+                kind=kind,
+                occurred_at=NOW - dt.timedelta(hours=hours),
+                landing_page="https://x.example/careers" if careers else "https://x.example/",
+            )
+            for lead in (hot, batch)
+        ]
+        scores_capture(lead=hot, touch=made[0], lead_changed=False)  # the hot path
+        scores_touches_record(touches=[made[1]])
+
+    assert _row(hot.pk) == _row(batch.pk)
+    incremental = LeadScore.objects.get(lead=hot).engagement_sum
+    scores_rescore(lead_ids=[hot.pk])
+    rescored = LeadScore.objects.get(lead=hot).engagement_sum
+    assert rescored == pytest.approx(incremental, rel=1e-9, abs=1e-6)
+
+
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"].split(" ", 1)[0] for q in queries.captured_queries]
+
+
+def test_a_known_leads_touch_takes_at_most_five_statements():
+    active_rules()
+    lead = LeadFactory()
+    scores_touches_record(refit_lead_ids=[lead.pk])
+    scores_capture(lead=lead, touch=TouchFactory(lead=lead, kind="webinar"), lead_changed=False)
+    touches = [
+        TouchFactory(lead=lead, kind="demo", occurred_at=NOW),
+        TouchFactory(lead=lead, kind="page_visit", occurred_at=NOW),  # the day's first: counted
+        TouchFactory(lead=lead, kind="page_visit", occurred_at=NOW),
+    ]
+    counted = []
+
+    for touch in touches:
+        with CaptureQueriesContext(connection) as queries:
+            scores_capture(lead=lead, touch=touch, lead_changed=False)
+        counted.append(_statements(queries))
+
+    # One read (rule set ids, thresholds, cap counts, the score row), the score's update and,
+    # when a score moved, its history row. Before: nine to eleven (the rule sets, a savepoint,
+    # the score row, the cap row, the thresholds, every column of the score written).
+    assert counted[0] == ["SELECT", "UPDATE", "INSERT"]
+    # The day's first capped touch counts the day's touches, then stores the count.
+    assert counted[1] == ["SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"]
+    assert counted[2] == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
+
+
+def test_a_known_lead_is_scored_with_rules_activated_since_its_last_touch():
+    active_rules()
+    _touch("ann@acme.example", "webinar", NOW - dt.timedelta(hours=1))
+    newer = engagement_ruleset_create(
+        rules=[{"touch_kind": "webinar", "points": 50, "label": "big webinar"}], actor=None
+    )
+    engagement_ruleset_activate(ruleset_id=newer.pk, actor=None, rescore=False)
+
+    _touch("ann@acme.example", "webinar", NOW)
+
+    score = _score("ann@acme.example")
+    assert score.engagement_version == newer.version
+    assert "big webinar" in {r["text"] for r in score.engagement_reasons}
+
+
+def test_a_known_leads_touch_follows_thresholds_stored_since_its_last_touch():
+    active_rules()
+    _touch("ann@acme.example", "webinar", NOW - dt.timedelta(hours=1))
+    assert not _score("ann@acme.example").qualifies
+
+    qualify_thresholds_set(groups=[{"engagement_min": 40}], agreement_version=2, rescore=False)
+    _touch("ann@acme.example", "webinar", NOW)
+
+    assert _score("ann@acme.example").qualifies  # 100·(1 - e^(-40/50)) = 55

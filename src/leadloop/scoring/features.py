@@ -23,15 +23,16 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Final
 
 import numpy as np
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Field, Q
 
 from leadloop.capture.models import SALES_TOUCH_KINDS, Channel, Touch, TouchKind
-from leadloop.leads.models import AttributeDefinition, AttributeType, Lead, Stage
+from leadloop.leads.models import AttributeDefinition, AttributeType, Company, Lead, Stage
 from leadloop.lifecycle.models import StageChange
 
 DECISION_DELAY: Final = timedelta(days=1)
@@ -294,6 +295,218 @@ def feature_matrix(spec: FeatureSpec, facts: Iterable[LeadFacts]) -> np.ndarray:
     if rows:
         matrix[:, :] = rows
     return matrix
+
+
+def feature_matrix_at(
+    spec: FeatureSpec, lead_ids: Sequence[int], at: datetime
+) -> tuple[list[int], np.ndarray]:
+    """``feature_matrix(spec, lead_facts(dict.fromkeys(lead_ids, at)))`` for many leads at one
+    moment (the rescoring's chunk), built column by column: two plain reads (the leads with
+    their companies, the touches before `at`) and numpy counts instead of a LeadFacts and a
+    TouchFact object per row. Returns the ids found (in `lead_ids` order) and the matrix."""
+    wanted = list(dict.fromkeys(lead_ids))
+    attr_keys = [n.removeprefix("attr.") for n in spec.names if n.startswith("attr.")]
+    found = _lead_rows(wanted, with_attributes=bool(attr_keys))
+    ids = [pk for pk in wanted if pk in found]
+    rows = [found[pk] for pk in ids]
+    n = len(ids)
+    columns: dict[str, np.ndarray] = {}
+
+    def text(values: Iterable[Any]) -> np.ndarray:
+        return np.array(
+            [str(v) if v not in (None, "") else MISSING for v in values], dtype=object
+        ).reshape(n)
+
+    columns["lead.source"] = text(r[1] for r in rows)
+    columns["lead.country"] = text(r[2] for r in rows)
+    columns["lead.seniority"] = text(r[3] for r in rows)
+    columns["company.sector"] = text(r[4] for r in rows)
+    columns["company.size_band"] = text(size_band(r[5]) if r[5] is not None else "" for r in rows)
+    columns["company.country"] = text(r[6] for r in rows)
+    columns["company.annual_revenue"] = np.array(
+        [float(r[7]) if r[7] is not None else math.nan for r in rows], dtype=np.float64
+    ).reshape(n)
+    if attr_keys:
+        attrs = [r[8] if isinstance(r[8], dict) else {} for r in rows]
+        numeric = {name for name, _ in spec.numeric}
+        for key in attr_keys:
+            name = f"attr.{key}"
+            values = [a.get(key) for a in attrs]
+            columns[name] = (
+                np.array([_number(v) for v in values], dtype=np.float64).reshape(n)
+                if name in numeric
+                else text(values)
+            )
+    columns.update(_touch_counts(ids, at))
+    matrix = np.empty((n, len(spec.names)), dtype=object)
+    for j, name in enumerate(spec.names):
+        column = columns.get(name)
+        if column is None:  # a custom attribute no lead has: missing everywhere
+            is_numeric = j >= len(spec.categorical)
+            matrix[:, j] = math.nan if is_numeric else MISSING
+        elif column.dtype == object:
+            matrix[:, j] = column
+        else:
+            matrix[:, j] = column.tolist()
+    return ids, matrix
+
+
+def _lead_rows(ids: Sequence[int], *, with_attributes: bool) -> dict[int, tuple[Any, ...]]:
+    """(id, source, country, seniority, sector, employees, company country, revenue[,
+    attributes]) by lead id: one plain read, revenue and attributes converted as the ORM
+    converts them (a Decimal of the field's places, parsed JSON)."""
+    if not ids:
+        return {}
+    lead, company = Lead._meta, Company._meta
+    convert: list[tuple[int, Any, list[Any]]] = []
+    converted: list[tuple[int, str, Any]] = [
+        (7, company.db_table, company.get_field("annual_revenue"))
+    ]
+    if with_attributes:
+        converted.append((8, lead.db_table, lead.get_field("attributes")))
+    for position, table, model_field in converted:
+        assert isinstance(model_field, Field)
+        col = model_field.get_col(table)
+        found = connection.ops.get_db_converters(col) + model_field.get_db_converters(connection)
+        convert.append((position, col, found))
+    sql = (
+        "SELECT l.id, l.source, l.country, l.seniority, c.sector, c.employee_count, c.country, "
+        f"c.annual_revenue{', l.attributes' if with_attributes else ''} FROM {lead.db_table} l "
+        f"LEFT JOIN {company.db_table} c ON c.id = l.company_id WHERE {{where}}"
+    )
+    rows: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if _dense(ids):
+            cursor.execute(sql.format(where="l.id >= %s AND l.id <= %s"), [min(ids), max(ids)])
+            rows = cursor.fetchall()
+        else:
+            for i in range(0, len(ids), _CHUNK):
+                part = list(ids[i : i + _CHUNK])
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(sql.format(where=f"l.id IN ({marks})"), part)
+                rows += cursor.fetchall()
+    out: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        if row[7] is not None or with_attributes:
+            values = list(row)
+            for position, col, converters in convert:
+                for converter in converters:
+                    values[position] = converter(values[position], col, connection)
+            row = tuple(values)
+        out[row[0]] = row
+    return out
+
+
+def _dense(ids: Sequence[int]) -> bool:
+    """Whether reading the id range of `ids` reads little else: at most twice as many ids."""
+    return max(ids) - min(ids) + 1 <= 2 * len(ids)
+
+
+def _touch_rows_before(ids: Sequence[int], at: datetime) -> list[tuple[Any, ...]]:
+    """(lead_id, kind, channel, content_offer_id, the time as stored) of the leads' touches
+    strictly before `at`; with an id range, touches of other leads in the range too."""
+    if not ids:
+        return []
+    if connection.vendor == "postgresql":
+        when = "(EXTRACT(EPOCH FROM occurred_at) * 1000000)::bigint"
+    else:  # as text: numpy parses it, the driver would make a datetime of each
+        when = "CAST(occurred_at AS TEXT)"
+    sql = (
+        f"SELECT lead_id, kind, channel, content_offer_id, {when} FROM {Touch._meta.db_table} "
+        "WHERE {where} AND occurred_at < %s"
+    )
+    stamp = connection.ops.adapt_datetimefield_value(at)
+    out: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if _dense(ids):
+            cursor.execute(
+                sql.format(where="lead_id >= %s AND lead_id <= %s"), [min(ids), max(ids), stamp]
+            )
+            return cursor.fetchall()
+        for i in range(0, len(ids), _CHUNK):
+            part = list(ids[i : i + _CHUNK])
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(sql.format(where=f"lead_id IN ({marks})"), [*part, stamp])
+            out += cursor.fetchall()
+    return out
+
+
+def _micros(values: list[Any]) -> np.ndarray:
+    """Microseconds since 1970 of the touches' times as the database returned them."""
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(values[0], str):  # SQLite: naive UTC text
+        return np.array(values, dtype="datetime64[us]").astype(np.int64)
+    if isinstance(values[0], datetime):
+        return np.array(
+            [_micros_of(v if v.tzinfo else v.replace(tzinfo=UTC)) for v in values], dtype=np.int64
+        )
+    return np.array(values, dtype=np.int64)
+
+
+_UNIX: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros_of(at: datetime) -> int:
+    return (at - _UNIX) // timedelta(microseconds=1)
+
+
+def _touch_counts(ids: Sequence[int], at: datetime) -> dict[str, np.ndarray]:
+    """Every touch column of ``_raw`` for the leads `ids` at `at`, as float arrays."""
+    n = len(ids)
+    rows = _touch_rows_before(ids, at)
+    order = np.asarray(ids, dtype=np.int64)
+    sorter = np.argsort(order, kind="stable")
+    lead_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    place = np.searchsorted(order, lead_ids, sorter=sorter).clip(0, max(n - 1, 0))
+    ours = order[sorter[place]] == lead_ids if n else np.zeros(len(rows), dtype=bool)
+    if not ours.all():  # an id range read touches of leads not asked for
+        rows = [r for r, keep in zip(rows, ours.tolist(), strict=True) if keep]
+        lead_ids, place = lead_ids[ours], place[ours]
+    lead = sorter[place]
+    micros = _micros([r[4] for r in rows])
+    age = (_micros_of(at) - micros).astype(np.float64) / 1e6 / 86400
+    out: dict[str, np.ndarray] = {}
+
+    def count(mask: np.ndarray | None = None) -> np.ndarray:
+        chosen = lead if mask is None else lead[mask]
+        return np.bincount(chosen, minlength=n).astype(np.float64)
+
+    recent = age <= 30
+    for position, prefix in ((1, "touch"), (2, "channel")):
+        levels, code = np.unique(
+            np.array([r[position] for r in rows], dtype=str), return_inverse=True
+        )
+        width = max(len(levels), 1)
+        every = np.bincount(lead * width + code, minlength=n * width).reshape(n, width)
+        last30 = np.bincount(lead[recent] * width + code[recent], minlength=n * width).reshape(
+            n, width
+        )
+        for k, level in enumerate(levels.tolist()):
+            out[f"{prefix}.{level}.all"] = every[:, k].astype(np.float64)
+            if prefix == "touch":
+                out[f"touch.{level}.30d"] = last30[:, k].astype(np.float64)
+    for name, _label in _touch_columns():
+        if name.startswith(("touch.", "channel.")) and name not in out:
+            out[name] = np.zeros(n)
+    sales = np.isin(np.array([r[1] for r in rows], dtype=str), [str(k) for k in SALES_TOUCH_KINDS])
+    for days in WINDOWS:
+        out[f"touches.{days}d"] = count(age <= days)
+    out["touches.all"] = count()
+    out["touches.sales"] = count(sales)
+    offers = np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.int64)
+    has = offers >= 0
+    pairs = np.unique(np.stack([lead[has], offers[has]]), axis=1) if has.any() else None
+    out["touches.offers"] = (
+        np.bincount(pairs[0], minlength=n).astype(np.float64) if pairs is not None else np.zeros(n)
+    )
+    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, lead, micros)
+    touched = last != np.iinfo(np.int64).min
+    since = np.full(n, math.nan)
+    since[touched] = (_micros_of(at) - last[touched]).astype(np.float64) / 1e6 / 86400
+    out["touches.days_since_last"] = since
+    return out
 
 
 def _number(value: object) -> float:

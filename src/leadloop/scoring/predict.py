@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -26,8 +27,8 @@ from leadloop.scoring.features import (
     FeatureSpec,
     LeadFacts,
     feature_matrix,
+    feature_matrix_at,
     feature_phrase,
-    lead_facts,
 )
 from leadloop.scoring.models import ENGAGEMENT_EPOCH, EngagementRuleSet, PredictiveModel
 from leadloop.scoring.registry import artifact_load
@@ -77,8 +78,11 @@ def predicted_for_chunk(
     model = active_model()
     if model is None:
         return None
-    facts = lead_facts(dict.fromkeys(lead_ids, at))
-    return predict_facts(model, facts)
+    ids, x = feature_matrix_at(model.spec, lead_ids, at)
+    if not ids:
+        return {}
+    with threadpool_limits(1):
+        return _predict(model, ids, x)
 
 
 def predicted_for_lead(lead_id: int) -> tuple[float, list[str]] | None:
@@ -94,52 +98,172 @@ def predict_facts(model: LoadedModel, facts: list[LeadFacts]) -> dict[int, tuple
     if not facts:
         return {}
     with threadpool_limits(1):
-        return _predict(model, facts)
+        return _predict(model, [f.lead_id for f in facts], feature_matrix(model.spec, facts))
 
 
-def _predict(model: LoadedModel, facts: list[LeadFacts]) -> dict[int, tuple[float, list[str]]]:
-    x = feature_matrix(model.spec, facts)
-    p = model.pipeline.predict_proba(x)[:, 1]
-    variants: list[np.ndarray] = []
-    owners: list[tuple[int, int]] = []  # (row, column) of each variant
-    for i in range(len(facts)):
-        for j, typical in enumerate(model.baseline):
-            if not _same(x[i, j], typical):
-                row = x[i].copy()
-                row[j] = typical
-                variants.append(row)
-                owners.append((i, j))
-    q = model.pipeline.predict_proba(np.vstack(variants))[:, 1] if variants else np.array([])
-    effects: dict[int, list[tuple[float, int]]] = {i: [] for i in range(len(facts))}
-    for (i, j), base_p in zip(owners, q, strict=True):
-        ratio = _odds(float(p[i])) / _odds(float(base_p))
-        if max(ratio, 1 / ratio) >= _MIN_RATIO:
-            effects[i].append((ratio, j))
+def _predict(
+    model: LoadedModel, ids: list[int], x: np.ndarray
+) -> dict[int, tuple[float, list[str]]]:
+    """The probability of each row of `x`, and the odds ratio of each column where the row
+    differs from the typical lead: p over p with that one value set to the typical one."""
+    differs = _differs(x, model.baseline)
+    p, q = _variants_linear(model, x) or _variants(model, x, differs)
+    odds_p = _odds_of(p)
+    ratio = odds_p[:, None] / _odds_of(q)
+    kept = differs & (np.maximum(ratio, 1 / ratio) >= _MIN_RATIO)
+    strength = np.where(kept, -np.abs(np.log(ratio)), 1.0)  # strongest first, then by column
+    top = np.argsort(strength, axis=1, kind="stable")[:, :TOP_REASONS]
     names = model.spec.names
+    phrases: dict[tuple[int, Any], tuple[str, bool]] = {}
     out: dict[int, tuple[float, list[str]]] = {}
-    for i, f in enumerate(facts):
-        top = sorted(effects[i], key=lambda e: -abs(math.log(e[0])))[:TOP_REASONS]
-        reasons = [_reason(model.spec, names[j], x[i, j], ratio) for ratio, j in top]
-        out[f.lead_id] = (round(float(p[i]), 4), reasons)
+    probabilities = p.tolist()
+    any_kept = kept.any(axis=1).tolist()
+    for i, lead_id in enumerate(ids):
+        reasons: list[str] = []
+        for j in top[i].tolist() if any_kept[i] else ():
+            if not kept[i, j]:
+                break
+            value = x[i, j]
+            key = (j, "nan" if isinstance(value, float) and math.isnan(value) else value)
+            phrase = phrases.get(key)
+            if phrase is None:
+                phrase = phrases[key] = feature_phrase(model.spec, names[j], value)
+            reasons.append(_reason_words(phrase, float(ratio[i, j])))
+        out[lead_id] = (round(probabilities[i], 4), reasons)
     return out
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or a == b
-    return bool(a == b)
+def _differs(x: np.ndarray, baseline: list[Any]) -> np.ndarray:
+    """Where each row's value is not the typical one (NaN equals NaN)."""
+    out = np.zeros(x.shape, dtype=bool)
+    for j, typical in enumerate(baseline):
+        column = x[:, j]
+        if isinstance(typical, float):
+            values = column.astype(np.float64)
+            same = (values == typical) | (np.isnan(values) & math.isnan(typical))
+        else:
+            same = column == typical
+        out[:, j] = ~np.asarray(same, dtype=bool)
+    return out
 
 
-def _odds(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return p / (1 - p)
+def _variants(
+    model: LoadedModel, x: np.ndarray, differs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Any model: p, and q[i, j] = p of row i with column j set to the typical value (p where
+    it is typical already), from one predict_proba over every such variant row."""
+    p = model.pipeline.predict_proba(x)[:, 1]
+    q = np.repeat(p[:, None], x.shape[1], axis=1)
+    rows, cols = np.nonzero(differs)
+    if rows.size:
+        variants = x[rows]
+        typical = np.empty(len(model.baseline), dtype=object)
+        typical[:] = model.baseline
+        variants[np.arange(rows.size), cols] = typical[cols]
+        q[rows, cols] = model.pipeline.predict_proba(variants)[:, 1]
+    return p, q
 
 
-def _reason(spec: FeatureSpec, name: str, value: Any, ratio: float) -> str:
-    phrase, plural = feature_phrase(spec, name, value)
+@dataclass(frozen=True)
+class _LinearPart:
+    """One calibrated fold of a logistic regression: its column transformer, weights, which
+    raw column each transformed column comes from, and its calibrator."""
+
+    prep: Any
+    clf: Any
+    owner_order: np.ndarray  # transformed columns sorted by their raw column
+    starts: np.ndarray  # where each raw column's transformed columns start in that order
+    owners: np.ndarray  # the raw column of each group in `starts`
+    calibrator: Any
+
+
+# By fitted pipeline (weakly: a replaced model's entry goes with it).
+_linear_cache: weakref.WeakKeyDictionary[Any, list[_LinearPart] | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _variants_linear(model: LoadedModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The same p and q as ``_variants`` for a calibrated logistic regression without a
+    variant row: its decision is a sum over the raw columns' transformed columns, so setting
+    column j to the typical value moves it by w·(t(x_j) - t(typical_j)), which the fold's
+    calibrator then maps. None for other models (trees)."""
+    parts = _linear_parts(model)
+    if parts is None:
+        return None
+    typical = np.empty((1, len(model.baseline)), dtype=object)
+    typical[0, :] = model.baseline
+    n, m = x.shape
+    p = np.zeros(n)
+    q = np.zeros((n, m))
+    for part in parts:
+        t = part.prep.transform(x)
+        decision = part.clf.decision_function(t)
+        moved = (t - part.prep.transform(typical)) * part.clf.coef_[0]
+        by_column = np.zeros((n, m))
+        by_column[:, part.owners] = np.add.reduceat(moved[:, part.owner_order], part.starts, axis=1)
+        p += part.calibrator.predict(decision)
+        q += part.calibrator.predict((decision[:, None] - by_column).ravel()).reshape(n, m)
+    return p / len(parts), q / len(parts)
+
+
+def _linear_parts(model: LoadedModel) -> list[_LinearPart] | None:
+    with _lock:
+        if model.pipeline not in _linear_cache:
+            _linear_cache[model.pipeline] = _linear_parts_of(model)
+        return _linear_cache[model.pipeline]
+
+
+def _linear_parts_of(model: LoadedModel) -> list[_LinearPart] | None:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import OneHotEncoder
+
+    pipeline = model.pipeline
+    if not isinstance(pipeline, CalibratedClassifierCV) or len(pipeline.classes_) != 2:
+        return None
+    parts: list[_LinearPart] = []
+    for fold in pipeline.calibrated_classifiers_:
+        steps = dict(getattr(fold.estimator, "named_steps", {}))
+        prep, clf = steps.get("prep"), steps.get("clf")
+        if prep is None or not isinstance(clf, LogisticRegression) or len(fold.calibrators) != 1:
+            return None
+        owners: list[int] = []
+        for name, transformer, columns in prep.transformers_:
+            if len(columns) == 0 or (name == "remainder" and transformer == "drop"):
+                continue  # no column: not fitted, no output
+            if isinstance(transformer, OneHotEncoder):
+                for column, width in zip(columns, transformer._n_features_outs, strict=True):
+                    owners += [column] * int(width)
+            elif name == "numeric":
+                imputer = transformer.named_steps.get("impute")
+                if not isinstance(imputer, SimpleImputer):
+                    return None
+                owners += list(columns)
+                if imputer.add_indicator:
+                    owners += [columns[k] for k in imputer.indicator_.features_]
+            else:
+                return None
+        if len(owners) != clf.coef_.shape[1]:
+            return None
+        owner = np.asarray(owners, dtype=np.int64)
+        order = np.argsort(owner, kind="stable")
+        groups, starts = np.unique(owner[order], return_index=True)
+        parts.append(_LinearPart(prep, clf, order, starts, groups, fold.calibrators[0]))
+    return parts
+
+
+def _odds_of(p: np.ndarray) -> np.ndarray:
+    clipped = np.clip(p, 1e-6, 1 - 1e-6)
+    return clipped / (1 - clipped)
+
+
+def _reason_words(phrase: tuple[str, bool], ratio: float) -> str:
+    words, plural = phrase
     verb = ("raise" if plural else "raises") if ratio >= 1 else ("lower" if plural else "lowers")
     shown = f"{ratio:.1f}" if ratio >= 1 else f"{ratio:.2f}"
-    return f"model: {phrase} {verb} the odds {_TIMES}{shown}"
+    return f"model: {words} {verb} the odds {_TIMES}{shown}"
 
 
 def engagement_score(engagement_sum: float, at: datetime, ruleset: EngagementRuleSet | None) -> int:

@@ -171,40 +171,55 @@ class _Fit:
 
 
 def _fit_chunk(count: int, columns: dict[str, list[Any]], fit: FitRules) -> _Fit:
-    """Each rule evaluated once per distinct value; the matches as a matrix."""
+    """Each rule evaluated once per distinct value of its column; the matches as a matrix;
+    grades and reasons worded once per distinct set of matching rules."""
     if not fit.rules:
         return _Fit(np.zeros(count, dtype=np.int64), ["D"] * count, ["[]"] * count)
     matrix = np.zeros((count, len(fit.rules)), dtype=bool)
+    coded: dict[str, tuple[np.ndarray, list[Any]]] = {}
     for r, rule in enumerate(fit.rules):
-        column = columns.get(rule.attribute, [None] * count)
-        memo: dict[Any, bool] = {}
-        out = matrix[:, r]
-        for i, value in enumerate(column):
-            key = _hashable(value)
-            hit = memo.get(key)
-            if hit is None:
-                hit = memo[key] = fit_rule_matches(rule, value)
-            out[i] = hit
+        if rule.attribute not in coded:
+            coded[rule.attribute] = _codes(columns.get(rule.attribute, [None] * count))
+        codes, distinct = coded[rule.attribute]
+        hits = np.array([fit_rule_matches(rule, value) for value in distinct], dtype=bool)
+        matrix[:, r] = hits[codes]
     points = np.array([rule.points for rule in fit.rules], dtype=np.int64)
     raw = matrix.astype(np.int64) @ points
     scores = np.clip(raw, 0, 100)
-    packed = np.packbits(matrix, axis=1)
-    cache: dict[bytes, tuple[str, str]] = {}
+    _patterns, first, which = np.unique(
+        np.packbits(matrix, axis=1), axis=0, return_index=True, return_inverse=True
+    )
     grades: list[str] = []
     reasons: list[str] = []
-    for i in range(count):
-        key = packed[i].tobytes()
-        found = cache.get(key)
-        if found is None:
-            matched = np.flatnonzero(matrix[i]).tolist()
-            score = clamp(float(raw[i]))
-            found = cache[key] = (
-                fit_grade(score, a=fit.grades[0], b=fit.grades[1], c=fit.grades[2]),
-                json.dumps(fit_reasons(fit.rules, matched)),
-            )
-        grades.append(found[0])
-        reasons.append(found[1])
-    return _Fit(scores, grades, reasons)
+    for i in first.tolist():  # one row of each distinct set of matching rules
+        score = clamp(float(raw[i]))
+        grades.append(fit_grade(score, a=fit.grades[0], b=fit.grades[1], c=fit.grades[2]))
+        reasons.append(json.dumps(fit_reasons(fit.rules, np.flatnonzero(matrix[i]).tolist())))
+    which = which.reshape(-1)
+    return _Fit(
+        scores,
+        np.array(grades, dtype=object)[which].tolist(),
+        np.array(reasons, dtype=object)[which].tolist(),
+    )
+
+
+def _codes(column: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Each value's index among the column's distinct values, and those values (lists and
+    dicts, from custom attributes, compared by their JSON)."""
+    index: dict[Any, int] = {}
+    try:
+        codes = [index.setdefault(value, len(index)) for value in column]
+        distinct = list(index)
+    except TypeError:  # an unhashable value
+        index, distinct, codes = {}, [], []
+        for value in column:
+            key = _hashable(value)
+            code = index.get(key)
+            if code is None:
+                code = index[key] = len(distinct)
+                distinct.append(value)
+            codes.append(code)
+    return np.array(codes, dtype=np.int64), distinct
 
 
 @dataclass
@@ -445,18 +460,13 @@ def _chunk_rescore(
     )
     with connection.cursor() as cursor:
         cursor.executemany(_upsert_sql(), rows)
-    if history:
-        ScoreHistory.objects.bulk_create(
-            ScoreHistory(
-                lead_id=lead_id,
-                at=at,
-                fit_score=f,
-                engagement_score=e,
-                predicted_probability=p,
-                cause=cause[:200],
+        if history:
+            stamp, why = connection.ops.adapt_datetimefield_value(at), cause[:200]
+            cursor.executemany(
+                f"INSERT INTO {ScoreHistory._meta.db_table} (lead_id, at, fit_score, "
+                "engagement_score, predicted_probability, cause) VALUES (%s, %s, %s, %s, %s, %s)",
+                [(lead_id, stamp, f, e, p, why) for lead_id, f, e, p in history],
             )
-            for lead_id, f, e, p in history
-        )
     return len(history)
 
 
@@ -473,8 +483,8 @@ def _rows(
     model_version: int | None,
     qualify: list[bool],
 ) -> tuple[list[tuple[Any, ...]], list[tuple[int, int, int, float | None]]]:
-    adapt = connection.ops.adapt_datetimefield_value
-    now = adapt(at)
+    adapt = _datetime_adapter()
+    now = connection.ops.adapt_datetimefield_value(at)
     fit_v = fit.version if fit else None
     eng_v = eng.version if eng else None
     h, k = (eng.half_life_days, eng.scale) if eng else (30.0, 50.0)
@@ -491,10 +501,9 @@ def _rows(
         if predicted is not None and lead_id in predicted:
             prob, texts = predicted[lead_id]
             p = float(prob)
-            p_reasons = json.dumps([Reason(points=0, text=t) for t in texts])
-        last_at = (
-            None if last[i] != last[i] else adapt(ENGAGEMENT_EPOCH + dt.timedelta(days=last[i]))
-        )
+            if texts:
+                p_reasons = json.dumps([Reason(points=0, text=t) for t in texts])
+        last_at = None if last[i] != last[i] else adapt(dt.timedelta(days=last[i]))
         rows.append(
             (
                 lead_id,
@@ -527,6 +536,16 @@ def _rows(
         if moved:
             history.append((lead_id, fit_scores[i], scores[i], p))
     return rows, history
+
+
+def _datetime_adapter() -> Callable[[dt.timedelta], Any]:
+    """ENGAGEMENT_EPOCH + a timedelta as the database takes it: what
+    ``connection.ops.adapt_datetimefield_value`` returns, without its checks per row (SQLite:
+    the naive UTC time as text; PostgreSQL: the aware datetime)."""
+    if connection.vendor == "sqlite":
+        naive = ENGAGEMENT_EPOCH.replace(tzinfo=None)
+        return lambda delta: str(naive + delta)
+    return lambda delta: connection.ops.adapt_datetimefield_value(ENGAGEMENT_EPOCH + delta)
 
 
 def _qualify_mask(
