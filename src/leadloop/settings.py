@@ -105,7 +105,13 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), data_dir=DATA_DIR)}
+DATABASES = {
+    "default": database_config(
+        os.environ.get("DATABASE_URL"),
+        data_dir=DATA_DIR,
+        prepared=env_bool("LEADLOOP_DB_PREPARED", True),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -10,9 +10,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.utils import ConnectionHandler
+from django.db.utils import ConnectionHandler, ProgrammingError
+from django.test.utils import CaptureQueriesContext
 
-from leadloop.common.database import database_config, sqlite_config
+from leadloop.common.database import database_config, prepared_cursor, sqlite_config
 from tests.conftest import unavailable
 
 _POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
@@ -144,3 +145,66 @@ def test_the_postgres_role_may_create_the_test_databases() -> None:
         ).fetchone()
 
     assert can_create_db == (True,)
+
+
+def test_postgres_prepares_statements_unless_told_not_to(tmp_path: Path) -> None:
+    url = "postgres://ll:secret@db.internal:6543/leads"
+
+    assert database_config(url, data_dir=tmp_path)["OPTIONS"]["prepare_threshold"] == 2
+    assert "prepare_threshold" not in database_config(url, data_dir=tmp_path, prepared=False).get(
+        "OPTIONS", {}
+    )
+    assert "prepare_threshold" not in database_config(None, data_dir=tmp_path)["OPTIONS"]
+
+
+def _prepared_count(wrapper: BaseDatabaseWrapper, marker: str) -> int:
+    with wrapper.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%{marker}%"],
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("prepared", [True, False])
+def test_prepared_cursor_plans_a_repeated_statement_once(
+    open_connection: Any, prepared: bool
+) -> None:
+    wrapper = open_connection(database_config(_postgres_url(), data_dir=Path(), prepared=prepared))
+    hot = "SELECT %s::int + 1 AS hot_path_marker"
+    orm = "SELECT %s::int + 2 AS orm_path_marker"
+
+    for n in range(4):
+        with prepared_cursor(wrapper) as cursor:
+            cursor.execute(hot, [n])
+            assert cursor.fetchone() == (n + 1,)
+        with wrapper.cursor() as cursor:
+            cursor.execute(orm, [n])
+
+    # Prepared on the connection after the threshold; the ORM's client-side cursor never is.
+    assert _prepared_count(wrapper, "hot_path_marker") == (1 if prepared else 0)
+    assert _prepared_count(wrapper, "orm_path_marker") == 0
+
+
+@pytest.mark.postgres
+def test_prepared_cursor_is_logged_and_wrapped_as_the_orms(open_connection: Any) -> None:
+    wrapper = open_connection(database_config(_postgres_url(), data_dir=Path()))
+
+    with CaptureQueriesContext(wrapper) as queries, prepared_cursor(wrapper) as cursor:
+        cursor.execute("SELECT %s::text AS logged", ["x"])
+    with pytest.raises(ProgrammingError), prepared_cursor(wrapper) as cursor:
+        cursor.execute("SELECT no_such_column FROM pg_class")
+
+    # As the server saw it (its parameter bound there): "SELECT $1::text AS logged".
+    assert [q["sql"] for q in queries.captured_queries] == ["SELECT $1::text AS logged"]
+
+
+@pytest.mark.django_db
+def test_prepared_cursor_elsewhere_is_the_connections_own() -> None:
+    # On SQLite the usual cursor; on PostgreSQL one whose parameters the server binds.
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT %s + 1", [41])
+        assert cursor.fetchone()[0] == 42
+        bound_by_server = type(cursor.cursor).__name__ == "ServerBindingCursor"
+    assert bound_by_server == (connection.vendor == "postgresql")

@@ -8,7 +8,10 @@ through the ORM, the same work took twelve statements, each costing 10-20 times 
 database's own time to assemble, and qualifying-and-routing ran at an eighth of the rate of
 bare qualifying (benchmarks/routing.py, docs/benchmarks.md). Each statement is built once
 per database vendor from the models' table and column names; times, dates and JSON are
-adapted by the backend's own operations, as the ORM would. Private to ``routing.services``.
+adapted by the backend's own operations, as the ORM would. On PostgreSQL they run through
+``common.database.prepared_cursor``: prepared on each connection, so PostgreSQL plans them
+once, not at every routing (planning them took longer than running them). Private to
+``routing.services``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from django.db.models import Field, Model
 from django.utils.dateparse import parse_datetime
 
 from leadloop.accounts.models import OutOfOffice, Role, Team, User
+from leadloop.common.database import prepared_cursor
 from leadloop.leads.models import Company, Lead
 from leadloop.lifecycle.models import StageChange
 from leadloop.routing.models import Assignment, LoadPeriod, RepLoad, RoundRobinCursor
@@ -179,7 +183,7 @@ def lead_locked(
     if named_account:
         params += _SALES_ROLES
     sql = _lead_sql(connection.vendor, stage_change_id is not None, named_account)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, lead_id])
         row = cursor.fetchone()
     if row is None:
@@ -321,7 +325,7 @@ def reps(
         params += [when, when]
     params += [*(adapt_day(d) for d in starts), *rule_params]
     sql = _reps_sql(vendor, len(ids), len(usernames), bool(team), len(starts), fused, account)
-    with conn.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     found: dict[int, RepRow] = {}
@@ -379,7 +383,7 @@ def cursor_advance(*, key: str) -> Turn:
     """Move the round-robin cursor `key` one turn on (made when missing) and return the turn
     taken: the UPDATE locks the cursor until commit, so a rule's picks take turns."""
     advance, insert, _set = _cursor_sql(connection.vendor)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(advance, [key])
         row = cursor.fetchone()
         if row is None:
@@ -403,7 +407,7 @@ def counters_create(*, user_id: int, counters: Sequence[tuple[str, date]]) -> No
     """Make the rep's (period, first day) counters at 0; ON CONFLICT DO NOTHING, since
     another worker may make one at the same moment."""
     params = [v for period, starts_on in counters for v in (user_id, period, _day(starts_on))]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_counters_create_sql(connection.vendor, len(counters)), params)
 
 
@@ -542,7 +546,7 @@ def assignment_write(
         values["lead_id"],
     ]
     counted: list[str] = []
-    with conn.cursor() as cursor:
+    with prepared_cursor() as cursor:
         if conn.vendor == "postgresql":
             taking = take.params() if take else []
             cursor.execute(sql.together, [*moves, *taking, *params, *owner])
