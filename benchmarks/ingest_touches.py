@@ -135,8 +135,9 @@ def _batches(*, batches: int, leads: int, seed: int) -> list[bytes]:
     return bodies
 
 
-def _post_all(port: int, key: str, bodies: list[bytes]) -> int:
-    """POST every batch; returns how many touches the server reports as created."""
+def _post_all(port: int, key: str, bodies: list[bytes], times: list[float] | None = None) -> int:
+    """POST every batch; returns how many touches the server reports as created. Each batch's
+    seconds are appended to `times` when given."""
     created = 0
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     for body in bodies:
@@ -152,6 +153,8 @@ def _post_all(port: int, key: str, bodies: list[bytes]) -> int:
         if result["error"] and len(bodies) > 1:
             raise RuntimeError(f"errors in a batch: {result['items'][:3]}")
         created += result["created"]
+        if times is not None:
+            times.append(time.perf_counter() - _t)
         if os.environ.get("BENCH_VERBOSE"):
             print(f"batch {time.perf_counter() - _t:.3f} s", flush=True)
     return created
@@ -196,8 +199,9 @@ def main() -> None:
         # A running server has loaded its code; a batch whose one item is refused warms this
         # one up (imports, URL resolution, schemas) and writes nothing.
         _post_all(port, key, [json.dumps({"items": [{"kind": "page_visit"}]}).encode()])
+        times: list[float] = []
         with stopwatch() as watch:
-            created = _post_all(port, key, bodies)
+            created = _post_all(port, key, bodies, times)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -215,6 +219,15 @@ def main() -> None:
         f"through POST /api/v1/touches/batch in {watch.seconds:.2f} s; "
         f"raw executemany of the same {rows} rows: {floor_seconds:.3f} s"
     )
+    # The first batches create the leads (lifecycle entries, companies); the later ones only
+    # add touches to known leads: their costs differ several times over.
+    first, rest = times[:3], sorted(times[3:])
+    if rest:
+        print(
+            f"batches: first three {' + '.join(f'{t * 1000:.0f}' for t in first)} ms, "
+            f"later ones median {rest[len(rest) // 2] * 1000:.0f} ms "
+            f"({rest[0] * 1000:.0f}-{rest[-1] * 1000:.0f})"
+        )
     report(
         benchmark=f"ingest_touches[{connection.vendor}]",
         value=created / watch.seconds,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from typing import Any
 
 import pytest
@@ -438,6 +439,75 @@ def test_a_batch_item_that_is_not_an_object_is_an_error_of_its_own(
 
     assert [i["status"] for i in response.json()["items"]] == ["error", "created"]
     assert response.json()["items"][0]["errors"][0]["loc"] == ["items", 0]
+
+
+def test_a_batch_item_with_a_bad_kind_and_a_future_time_names_both_fields(
+    api_client: TestClient, bearer: BearerFactory
+) -> None:
+    item = _touch(
+        email="ada@analytical.example", kind="nonsense", occurred_at="2026-05-04T12:06:00Z"
+    )
+
+    response = api_client.post("/touches/batch", json={"items": [item]}, headers=bearer())
+
+    [answer] = response.json()["items"]
+    assert [e["loc"] for e in answer["errors"]] == [
+        ["items", 0, "kind"],
+        ["items", 0, "occurred_at"],
+    ]
+    assert "is in the future" in answer["errors"][1]["msg"]
+    assert Lead.objects.count() == 0
+
+
+def test_blank_explicit_utm_values_in_a_batch_keep_the_parsed_ones(
+    api_client: TestClient, bearer: BearerFactory
+) -> None:
+    item = _touch(
+        email="ada@analytical.example",
+        landing_page="https://www.example.com/?utm_source=google&utm_medium=cpc&utm_campaign=Spring",
+        source="  ",
+        utm_campaign=" ",
+    )
+
+    response = api_client.post("/touches/batch", json={"items": [item]}, headers=bearer())
+
+    assert response.json()["created"] == 1
+    touch = Touch.objects.get()
+    assert (touch.source, touch.medium, touch.utm_campaign, touch.channel) == (
+        "google",
+        "cpc",
+        "Spring",
+        Channel.PAID_SEARCH,
+    )
+
+
+def test_a_batch_leaves_the_garbage_collector_running(
+    api_client: TestClient, bearer: BearerFactory
+) -> None:
+    items = [_touch(email=f"p{i}@analytical.example") for i in range(3)]
+
+    response = api_client.post("/touches/batch", json={"items": items}, headers=bearer())
+
+    assert response.json()["created"] == 3
+    assert gc.isenabled()
+
+
+def test_a_batch_leaves_a_disabled_garbage_collector_disabled(
+    api_client: TestClient, bearer: BearerFactory
+) -> None:
+    gc.disable()
+    try:
+        response = api_client.post(
+            "/touches/batch",
+            json={"items": [_touch(email="ada@analytical.example")]},
+            headers=bearer(),
+        )
+        still_disabled = not gc.isenabled()
+    finally:
+        gc.enable()
+
+    assert response.json()["created"] == 1
+    assert still_disabled
 
 
 # --- Idempotency-Key --------------------------------------------------------------------------
