@@ -160,22 +160,31 @@ def _post_all(port: int, key: str, bodies: list[bytes], times: list[float] | Non
     return created
 
 
-def _floor(connection: Any) -> tuple[float, int]:
-    """Seconds to insert the written touches again with raw executemany; and how many rows."""
+def _floor(connection: Any, *, repeats: int = 3) -> tuple[float, int]:
+    """Seconds to insert the written touches again with raw executemany (the median of
+    `repeats` times, the table emptied before each); and how many rows. On SQLite one such
+    insert took anywhere from 0.4 to 0.75 s on the same machine minutes apart (whether and
+    when the WAL is checkpointed), so one measurement alone made the ratio swing by 2x."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM capture_touch")
         columns = [c[0] for c in cursor.description]
         rows = cursor.fetchall()
-        cursor.execute("DELETE FROM capture_touch")
     from django.db import transaction
 
     mark = "?" if connection.vendor == "sqlite" else "%s"
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join([mark] * len(columns))
-    with stopwatch() as watch, transaction.atomic():
-        cur = connection.connection.cursor()  # the driver's own cursor, below Django
-        cur.executemany(f"INSERT INTO capture_touch ({names}) VALUES ({marks})", rows)
-    return watch.seconds, len(rows)
+    seconds = []
+    for _ in range(repeats):
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM capture_touch")
+        with stopwatch() as watch, transaction.atomic():
+            cur = connection.connection.cursor()  # the driver's own cursor, below Django
+            cur.executemany(f"INSERT INTO capture_touch ({names}) VALUES ({marks})", rows)
+        seconds.append(watch.seconds)
+    if os.environ.get("BENCH_VERBOSE"):
+        print("floor runs:", ", ".join(f"{s:.3f} s" for s in seconds))
+    return sorted(seconds)[len(seconds) // 2], len(rows)
 
 
 def main() -> None:
@@ -217,7 +226,7 @@ def main() -> None:
     print(
         f"ingest: {args.batches} batches of {BATCH} touches ({created} created, {leads} leads) "
         f"through POST /api/v1/touches/batch in {watch.seconds:.2f} s; "
-        f"raw executemany of the same {rows} rows: {floor_seconds:.3f} s"
+        f"raw executemany of the same {rows} rows: {floor_seconds:.3f} s (median of 3)"
     )
     # The first batches create the leads (lifecycle entries, companies); the later ones only
     # add touches to known leads: their costs differ several times over.

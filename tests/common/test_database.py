@@ -71,6 +71,20 @@ def test_sqlite_connections_use_wal_and_a_busy_timeout(
     assert (journal_mode, busy_timeout_ms, foreign_keys) == ("wal", 30_000, 1)
 
 
+def test_sqlite_connections_outlive_a_request(tmp_path: Path, open_connection: Any) -> None:
+    # What Django does at the end of every request: the connection stays open (its PRAGMAs
+    # are not run again, the WAL not checkpointed at each close) until it is 60 s old.
+    wrapper = open_connection(sqlite_config(tmp_path / "leadloop.sqlite3"))
+    opened = wrapper.connection
+
+    wrapper.close_if_unusable_or_obsolete()
+
+    assert wrapper.connection is opened
+    wrapper.close_at = 0  # older than CONN_MAX_AGE
+    wrapper.close_if_unusable_or_obsolete()
+    assert wrapper.connection is None
+
+
 def test_sqlite_url_names_the_file(tmp_path: Path) -> None:
     config = database_config(f"sqlite:///{tmp_path}/other.sqlite3", data_dir=tmp_path)
 

@@ -83,6 +83,9 @@ def sqlite_config(path: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
+        # Kept between requests: opening one runs the PRAGMAs above, and closing the last
+        # connection to the file checkpoints the whole WAL inside that request.
+        "CONN_MAX_AGE": 60,
         "OPTIONS": {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
