@@ -9,9 +9,7 @@ from django.utils import timezone
 
 from leadloop.accounts.models import OutOfOffice, User
 from leadloop.common.errors import LeadloopError, NotFound, PermissionDenied
-from leadloop.routing.selectors import (
-    out_of_office_refusal,
-)
+from leadloop.routing.selectors import out_of_office_refusal
 
 
 class OutOfOfficeInvalid(LeadloopError):

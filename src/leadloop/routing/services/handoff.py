@@ -9,12 +9,8 @@ from django.db.models import Q
 
 from leadloop.agreements.selectors import AgreementInForce
 from leadloop.common.businesstime import next_weekly_time
-from leadloop.routing.models import (
-    HandoffBatch,
-)
-from leadloop.routing.selectors import (
-    handoff_waiting,
-)
+from leadloop.routing.models import HandoffBatch
+from leadloop.routing.selectors import handoff_waiting
 from leadloop.routing.services.route import lead_route
 
 

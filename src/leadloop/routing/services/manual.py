@@ -10,15 +10,8 @@ from django.utils import timezone
 from leadloop.accounts.models import Team, User
 from leadloop.common.errors import Conflict, NotFound, PermissionDenied
 from leadloop.leads.models import Lead
-from leadloop.routing.models import (
-    Assignment,
-    AssignmentKind,
-)
-from leadloop.routing.selectors import (
-    SALES_ROLES,
-    reassign_refusal,
-    reassign_target_refusal,
-)
+from leadloop.routing.models import Assignment, AssignmentKind
+from leadloop.routing.selectors import SALES_ROLES, reassign_refusal, reassign_target_refusal
 from leadloop.routing.services.record import AssignmentInvalid, assignment_record
 
 

@@ -13,10 +13,7 @@ from django.utils import timezone
 from leadloop.common.errors import LeadloopError
 from leadloop.leads.models import Lead
 from leadloop.routing import store
-from leadloop.routing.models import (
-    Assignment,
-    AssignmentKind,
-)
+from leadloop.routing.models import Assignment, AssignmentKind
 
 
 class AssignmentInvalid(LeadloopError):

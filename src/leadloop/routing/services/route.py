@@ -19,16 +19,9 @@ from leadloop.agreements.selectors import AgreementInForce
 from leadloop.common.errors import Conflict, NotFound
 from leadloop.leads.models import Lead
 from leadloop.routing import store
-from leadloop.routing.models import (
-    Assignment,
-    AssignmentKind,
-    LoadPeriod,
-)
+from leadloop.routing.models import Assignment, AssignmentKind, LoadPeriod
 from leadloop.routing.rules import LeadFacts, round_robin_cycle, rule_match, unknown_regions
-from leadloop.routing.selectors import (
-    load_days,
-    zone_named,
-)
+from leadloop.routing.selectors import load_days, zone_named
 from leadloop.routing.services.record import (
     AlreadyRouted,
     AssignmentInvalid,
