@@ -24,8 +24,7 @@ from leadloop.leads.models import Lead, Stage
 from leadloop.leads.services import EmailInvalid, email_normalize, email_valid
 from leadloop.lifecycle.models import StageChange
 from leadloop.lifecycle.services import HistoryInvalid, HistoryStep, stage_history_apply
-from leadloop.loop import imports
-from leadloop.loop.imports import CHANGE_COLUMNS, stage_history_rows
+from leadloop.loop.imports import CHANGE_COLUMNS, stage_history_rows, writes
 from tests.capture.import_support import run_import
 
 # --- e-mail -------------------------------------------------------------------------------------
@@ -215,7 +214,7 @@ def _csv(path: Path, rows: list[list[str]]) -> Path:
 def test_a_batch_larger_than_a_query_chunk_finds_creates_and_updates_every_lead(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(imports, "_IN_CHUNK", 4)
+    monkeypatch.setattr(writes, "IN_CHUNK", 4)
     toml = (
         '[fields]\nemail = "Email"\nexternal_id = "Id"\nfirst_name = "First"\n'
         'domain = "Website"\ncreated_at = "Created"\n'
