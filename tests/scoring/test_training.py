@@ -49,17 +49,19 @@ def _world(n: int = 120, *, reverse_late: bool = False) -> None:
         )
 
 
-def test_a_touch_after_the_decision_time_does_not_change_the_features():
+def test_a_touch_after_the_training_moment_does_not_change_the_features():
     lead = LeadFactory(created_at=NOW - timedelta(days=30), mql_first_at=NOW - timedelta(days=10))
-    TouchFactory(lead=lead, kind=TouchKind.WEBINAR, occurred_at=NOW - timedelta(days=12))
     (row,) = outcome_labels(outcome="customer", horizon_days=20, now=NOW)
+    TouchFactory(
+        lead=lead, kind=TouchKind.WEBINAR, occurred_at=row.decision_at - timedelta(hours=1)
+    )
     before = lead_facts({lead.pk: row.decision_at})
     spec = spec_build(attribute_infos(), [*before, *lead_facts({lead.pk: NOW})])
 
-    TouchFactory(lead=lead, kind=TouchKind.DEMO, occurred_at=NOW - timedelta(days=5))
+    TouchFactory(lead=lead, kind=TouchKind.DEMO, occurred_at=row.decision_at + timedelta(hours=1))
     after = lead_facts({lead.pk: row.decision_at})
 
-    assert row.decision_at == lead.mql_first_at
+    assert lead.created_at <= row.decision_at <= NOW - timedelta(days=20)
     assert feature_row(spec, after[0]) == feature_row(spec, before[0])
     assert len(after[0].touches) == 1
 

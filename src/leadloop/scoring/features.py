@@ -1,20 +1,32 @@
 """What the predictive model sees of a lead, as of a moment: no leakage of what came later.
 
 A lead's *facts* (``LeadFacts``) are its fit attributes, typed custom attributes, source and
-the touches it had strictly before a moment ``at``. For scoring, ``at`` is the scoring time;
-for training, it is the lead's **decision time**: its first MQL time when it became MQL before
-its outcome, else its creation + ``DECISION_DELAY`` — and never later than the outcome (or the
-loss) itself, so a touch made while sales worked the deal never teaches the model.
+the touches it had strictly before a moment ``at``. For scoring, ``at`` is the scoring time.
+For training, it is the lead's **training moment**: a moment drawn (seeded, per lead) from the
+part of its life whose outcome is known, because the scorer asks its question of every lead at
+any age ("reaches the outcome within the horizon from now?"). A model that only saw leads a day
+after creation (or at their first MQL) never saw a lead last touched months ago; a linear model
+then extrapolated such a lead to a probability of 0 (a two-year demo: 99 % of the leads).
 
 A ``FeatureSpec`` (stored with the model) fixes the columns: categorical ones (one-hot with
 rare levels grouped by the pipeline) and numeric ones (numbers as numbers, missing = NaN);
 columns that never vary in the training data are dropped. ``feature_matrix`` turns facts into
 the raw object matrix the fitted pipeline's ``ColumnTransformer`` reads.
 
-Labels (``outcome_labels``): a lead that reached the outcome within the horizon after its
-creation is a positive; one that reached it later, one that was lost (its last stage change
-moved it to nurture or disqualified with a reason), or one older than the horizon without
-the outcome is a negative; a younger lead without outcome is unknown and left out.
+Labels (``outcome_labels``), for a lead created at C, with horizon H:
+    reached the outcome at R   moment s in [C, R), strictly before it; positive when
+                               R - s <= H, else negative (it came, but too late)
+    lost at L (its last stage  moment s in [C, max(L, now - H)]; negative
+    change moved it to nurture
+    or disqualified, with a
+    reason)
+    neither, C + H <= now      moment s in [C, now - H]; negative (nothing within H of s)
+    neither, younger           unknown, left out
+
+One moment per lead, weighted by the length of its interval (``Labelled.weight``, in days):
+the scorer meets a lead on every day of its life, so a lead quiet for a year stands for more
+scored leads than one won in a month. Unweighted, the long quiet lives are under-counted and
+the model over-predicts the open leads (about x2 on the demo).
 """
 
 from __future__ import annotations
@@ -35,7 +47,6 @@ from leadloop.capture.models import SALES_TOUCH_KINDS, Channel, Touch, TouchKind
 from leadloop.leads.models import AttributeDefinition, AttributeType, Company, Lead, Stage
 from leadloop.lifecycle.models import StageChange
 
-DECISION_DELAY: Final = timedelta(days=1)
 WINDOWS: Final = (7, 30, 90)  # days; plus "all" history before the moment
 OUTCOMES: Final = ("customer", "sql")
 MISSING: Final = "(none)"
@@ -95,38 +106,53 @@ class FeatureSpec:
 @dataclass(frozen=True)
 class Labelled:
     lead_id: int
-    label: int  # 1 reached the outcome within the horizon, 0 did not
-    decision_at: datetime
+    label: int  # 1 reached the outcome within the horizon after `decision_at`, 0 did not
+    decision_at: datetime  # the training moment: the facts are taken as of it
     created_at: datetime
+    weight: float = 1.0  # days of the lead's life the moment was drawn from (at least 1)
 
 
 # --- Labels -----------------------------------------------------------------------------------
 
 
-def outcome_labels(*, outcome: str, horizon_days: int, now: datetime) -> list[Labelled]:
-    """Every lead whose outcome is known, labelled, with its decision time (see module doc)."""
+def outcome_labels(
+    *, outcome: str, horizon_days: int, now: datetime, seed: int = 0
+) -> list[Labelled]:
+    """Every lead whose outcome is known, labelled as of its training moment (module doc)."""
     horizon = timedelta(days=horizon_days)
+    known_until = now - horizon
     lost = _lost_at()
-    out: list[Labelled] = []
+    found: list[tuple[int, datetime, datetime, datetime | None]] = []
     rows = Lead.objects.order_by("created_at", "pk").values_list(
-        "pk", "created_at", "mql_first_at", "sql_first_at", "opportunity_first_at",
-        "customer_first_at",
-    )  # fmt: skip
-    for pk, created, mql, sql, opportunity, customer in rows.iterator(chunk_size=5000):
+        "pk", "created_at", "sql_first_at", "opportunity_first_at", "customer_first_at"
+    )
+    for pk, created, sql, opportunity, customer in rows.iterator(chunk_size=5000):
         reached = customer if outcome == "customer" else _earliest(sql, opportunity, customer)
-        ended = reached or lost.get(pk)
         if reached is not None:
-            label = int(reached - created <= horizon)
-        elif pk in lost or created + horizon <= now:
-            label = 0
-        else:
-            continue
-        decision = mql if mql is not None and (ended is None or mql <= ended) else None
-        decision = decision or created + DECISION_DELAY
-        if ended is not None:
-            decision = max(min(decision, ended), created)
-        out.append(Labelled(pk, label, decision, created))
+            found.append((pk, created, max(reached, created), reached))
+        elif pk in lost or created <= known_until:
+            found.append((pk, created, max(lost.get(pk, known_until), known_until, created), None))
+    share = _uniform(np.fromiter((f[0] for f in found), dtype=np.int64, count=len(found)), seed)
+    out: list[Labelled] = []
+    for (pk, created, last, reached), u in zip(found, share.tolist(), strict=True):
+        # A moment strictly before the outcome: the lead was still open then.
+        moment = created + (last - created) * u
+        label = int(reached is not None and reached - moment <= horizon)
+        days = max((last - created) / timedelta(days=1), 1.0)
+        out.append(Labelled(pk, label, moment, created, days))
     return out
+
+
+def _uniform(ids: np.ndarray, seed: int) -> np.ndarray:
+    """A share in [0, 1) per id: the same id and seed always give the same share (splitmix64),
+    so a lead keeps its moment when other leads are added."""
+    with np.errstate(over="ignore"):
+        z = ids.astype(np.uint64) + np.uint64(seed) * np.uint64(0x632BE59BD9B4E019)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def _earliest(*values: datetime | None) -> datetime | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -98,13 +100,38 @@ def _as_float(x: Any) -> Any:
     return np.asarray(x, dtype=float)
 
 
+class _TrainingRange(TransformerMixin, BaseEstimator):
+    """Clips each number to the range seen in training (NaN stays NaN).
+
+    A linear model extrapolates without bound: one value far beyond the training data (a last
+    touch 700 days ago when training saw at most a day) outweighs every other column and drives
+    the probability to exactly 0 or 1. Beyond the range, the data says nothing more.
+    """
+
+    def fit(self, x: Any, y: Any = None) -> _TrainingRange:
+        values = np.asarray(x, dtype=float)
+        known = ~np.isnan(values)
+        self.low_ = np.where(known, values, np.inf).min(axis=0, initial=np.inf)
+        self.high_ = np.where(known, values, -np.inf).max(axis=0, initial=-np.inf)
+        return self
+
+    def transform(self, x: Any) -> Any:
+        values = np.asarray(x, dtype=float)
+        # A column with no number in training keeps its values (all imputed anyway).
+        low = np.where(np.isfinite(self.low_), self.low_, -np.inf)
+        high = np.where(np.isfinite(self.high_), self.high_, np.inf)
+        return np.clip(values, low, high)
+
+
 def _pipeline(spec: FeatureSpec, algorithm: str, seed: int) -> Pipeline:
     """Categories one-hot (rare levels grouped) for the logistic regression, ordinal codes
-    (rare levels grouped) read natively by the trees; numbers imputed and scaled."""
+    (rare levels grouped) read natively by the trees; numbers clipped to the training range,
+    imputed and scaled."""
     n_cat = len(spec.categorical)
     numeric = Pipeline(
         [
             ("float", FunctionTransformer(_as_float)),
+            ("range", _TrainingRange()),
             (
                 "impute",
                 SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
@@ -149,10 +176,17 @@ def _calibrated(spec: FeatureSpec, algorithm: str, seed: int, n: int) -> Calibra
 
 
 def figures(
-    y_true: np.ndarray, p: np.ndarray, *, train_rate: float, sizes: dict[str, int]
+    y_true: np.ndarray,
+    p: np.ndarray,
+    *,
+    train_rate: float,
+    sizes: dict[str, int],
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """AUC, Brier, log loss, base rate and its Brier, the calibration table, sizes."""
+    """AUC, Brier, log loss, base rate and its Brier, the calibration table, sizes; each row
+    counted by its weight when `weights` are given (the table's counts stay row counts)."""
     p = np.clip(p, 1e-6, 1 - 1e-6)
+    w = np.ones(len(p)) if weights is None else weights
     bins = []
     edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, CALIBRATION_BINS - 1)
@@ -163,20 +197,24 @@ def figures(
             {
                 "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
                 "count": count,
-                "mean_predicted": round(float(p[mask].mean()), 4) if count else None,
-                "observed": round(float(y_true[mask].mean()), 4) if count else None,
+                "mean_predicted": _mean(p[mask], w[mask]) if count else None,
+                "observed": _mean(y_true[mask], w[mask]) if count else None,
             }
         )
     base = np.full_like(p, min(max(train_rate, 1e-6), 1 - 1e-6))
     return {
-        "auc": round(float(roc_auc_score(y_true, p)), 4),
-        "brier": round(float(brier_score_loss(y_true, p)), 4),
-        "log_loss": round(float(log_loss(y_true, p, labels=[0, 1])), 4),
-        "base_rate": round(float(y_true.mean()), 4),
-        "base_rate_brier": round(float(brier_score_loss(y_true, base)), 4),
+        "auc": round(float(roc_auc_score(y_true, p, sample_weight=weights)), 4),
+        "brier": round(float(brier_score_loss(y_true, p, sample_weight=weights)), 4),
+        "log_loss": round(float(log_loss(y_true, p, labels=[0, 1], sample_weight=weights)), 4),
+        "base_rate": _mean(y_true, w),
+        "base_rate_brier": round(float(brier_score_loss(y_true, base, sample_weight=weights)), 4),
         "calibration": bins,
         "sizes": sizes,
     }
+
+
+def _mean(values: np.ndarray, weights: np.ndarray) -> float:
+    return round(float(np.average(values, weights=weights)), 4)
 
 
 def _sizes(y_train: np.ndarray, y_test: np.ndarray) -> dict[str, int]:
@@ -206,14 +244,19 @@ def model_fit(
     dates_vary: bool,
     split: Split = "auto",
     seed: int = 0,
+    weights: Sequence[float] | None = None,
 ) -> FitResult:
     """Fit and validate on `facts` (in any order; `order` sorts them oldest first).
+
+    `weights` (optional, per fact) count a fact as that many: training moments drawn from a
+    longer stretch of a lead's life stand for more of the leads the scorer meets (see
+    ``features.outcome_labels``). They weigh the fit, the calibration and the metrics.
 
     One thread per native pool: on a busy machine, OpenMP threads that outnumber the cores
     make the trees several times slower, not faster.
     """
     with threadpool_limits(1):
-        return _fit(facts, labels, order, attributes, dates_vary, split, seed)
+        return _fit(facts, labels, order, attributes, dates_vary, split, seed, weights)
 
 
 def _fit(
@@ -224,8 +267,10 @@ def _fit(
     dates_vary: bool,
     split: Split,
     seed: int,
+    weights: Sequence[float] | None,
 ) -> FitResult:
     y = np.asarray(labels, dtype=int)
+    w = None if weights is None else np.asarray(weights, dtype=float)
     positives = int(y.sum())
     if min(positives, len(y) - positives) < MIN_PER_CLASS:
         raise TrainingDataInsufficient(
@@ -252,15 +297,18 @@ def _fit(
     candidates: dict[str, float] = {}
     fitted: dict[str, Any] = {}
     for algorithm in ALGORITHMS:
-        model = _calibrated(spec, algorithm, seed, len(tr)).fit(x[tr], y[tr])
+        model = _fitted(spec, algorithm, seed, x, y, w, tr)
         candidates[algorithm] = round(
-            float(roc_auc_score(y[te], model.predict_proba(x[te])[:, 1])), 4
+            float(roc_auc_score(y[te], model.predict_proba(x[te])[:, 1], sample_weight=_at(w, te))),
+            4,
         )
         fitted[algorithm] = model
     best = max(candidates, key=lambda a: candidates[a])
     chosen = fitted[best]
     p = chosen.predict_proba(x[te])[:, 1]
-    main = figures(y[te], p, train_rate=float(y[tr].mean()), sizes=_sizes(y[tr], y[te]))
+    main = figures(
+        y[te], p, train_rate=_rate(y, w, tr), sizes=_sizes(y[tr], y[te]), weights=_at(w, te)
+    )
     by_split: dict[str, Any] = {primary: main}
     for name, (a, b) in splits.items():
         if name == primary:
@@ -268,9 +316,11 @@ def _fit(
         if not _usable(y[a], y[b]):
             by_split[name] = None
             continue
-        other = _calibrated(spec, best, seed, len(a)).fit(x[a], y[a])
+        other = _fitted(spec, best, seed, x, y, w, a)
         q = other.predict_proba(x[b])[:, 1]
-        by_split[name] = figures(y[b], q, train_rate=float(y[a].mean()), sizes=_sizes(y[a], y[b]))
+        by_split[name] = figures(
+            y[b], q, train_rate=_rate(y, w, a), sizes=_sizes(y[a], y[b]), weights=_at(w, b)
+        )
     metrics = {
         **main,
         "split": primary,
@@ -283,6 +333,35 @@ def _fit(
     }
     ok, note = _beats_base_rate(main)
     return FitResult(chosen, spec, _baseline(spec, x[tr]), best, metrics, ok, note)
+
+
+def _at(w: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if w is None else w[rows]
+
+
+def _rate(y: np.ndarray, w: np.ndarray | None, rows: np.ndarray) -> float:
+    return float(np.average(y[rows], weights=_at(w, rows)))
+
+
+def _fitted(
+    spec: FeatureSpec,
+    algorithm: str,
+    seed: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    rows: np.ndarray,
+) -> CalibratedClassifierCV:
+    """The calibrated candidate fitted on `rows`, weighted by `w` (scaled to a mean of 1, so
+    the regularisation means the same as unweighted)."""
+    model = _calibrated(spec, algorithm, seed, len(rows))
+    if w is None:
+        return model.fit(x[rows], y[rows])
+    weights = w[rows] / w[rows].mean()
+    with warnings.catch_warnings():
+        # The pipeline gets them as clf__sample_weight; sample_weight weighs the calibration.
+        warnings.filterwarnings("ignore", message="Since Pipeline does not appear to accept")
+        return model.fit(x[rows], y[rows], sample_weight=weights, clf__sample_weight=weights)
 
 
 def _beats_base_rate(m: dict[str, Any]) -> tuple[bool, str]:
@@ -411,7 +490,9 @@ def model_train(
         raise TrainingDataInsufficient(
             f"Unknown outcome {outcome!r}; choose one of: {', '.join(OUTCOMES)}.", loc=("outcome",)
         )
-    labelled = outcome_labels(outcome=outcome, horizon_days=horizon_days, now=now or timezone.now())
+    labelled = outcome_labels(
+        outcome=outcome, horizon_days=horizon_days, now=now or timezone.now(), seed=seed
+    )
     facts = lead_facts({row.lead_id: row.decision_at for row in labelled})
     created = [row.created_at for row in labelled]
     dates_vary = bool(created) and max(created) - min(created) >= timedelta(days=1)
@@ -423,5 +504,6 @@ def model_train(
         dates_vary=dates_vary,
         split=split,
         seed=seed,
+        weights=[row.weight for row in labelled],
     )
     return model_store(result=result, outcome=outcome, horizon_days=horizon_days, actor=actor)
