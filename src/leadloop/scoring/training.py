@@ -4,7 +4,9 @@
     model_fit        the same on any facts (the real-data tests and the benchmark build facts
                      straight from a CSV with the import's mapping): two candidates
                      (logistic regression, histogram gradient boosting), each a
-                     ColumnTransformer pipeline calibrated by CalibratedClassifierCV; the one
+                     ColumnTransformer pipeline calibrated by CalibratedClassifierCV (one
+                     estimator fitted on all the training rows, calibrated on three folds'
+                     out-of-fold predictions: scoring runs one model, not three); the one
                      with the better validation AUC wins
     model_activate   makes a stored version the active one
 
@@ -169,7 +171,9 @@ def _pipeline(spec: FeatureSpec, algorithm: str, seed: int) -> Pipeline:
 
 def _calibrated(spec: FeatureSpec, algorithm: str, seed: int, n: int) -> CalibratedClassifierCV:
     method = "isotonic" if n >= 2000 else "sigmoid"
-    return CalibratedClassifierCV(_pipeline(spec, algorithm, seed), method=method, cv=3)
+    return CalibratedClassifierCV(
+        _pipeline(spec, algorithm, seed), method=method, cv=3, ensemble=False
+    )
 
 
 # --- Metrics ----------------------------------------------------------------------------------
