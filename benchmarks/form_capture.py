@@ -1,18 +1,22 @@
 """Public form submissions per second under load, against a bare one-INSERT view (the floor).
 
     .venv/bin/python benchmarks/form_capture.py [--connections 200] [--seconds 15] [--workers N]
-                                                [--rounds 3]
+                                                [--rounds 3] [--task-workers 1]
 
 Starts gunicorn (N sync workers, default 2 x cores) on 127.0.0.1 with a fresh SQLite database
 (WAL) in a temporary LEADLOOP_DATA_DIR, or a fresh database beside DATABASE_URL's PostgreSQL
-(created and dropped here). `wrk` (apt-get install wrk) then posts JSON submissions, each with
-a new e-mail and the page URL's UTM, to ``/f/bench`` (lead_capture: lead, company, stage
-entry, touch) and, in the same run and server, to the floor: a bare Django view that reads the
-same body and does one INSERT (benchmarks/form_capture_urls.py). The rate limit is off
-(LEADLOOP_FORM_RATE_LIMIT=off). Floor and form take turns, `--rounds` times (the order
-alternating), so both see the same share of a shared machine's load; each figure is the
-median of its rounds (min-max printed beside it). Prints requests/s, p99 latency and errors of
-both, then the harness's JSON line; goal: ratio ≥ 0.5 with p99 ≤ 250 ms and no errors.
+(created and dropped here), and `leadloop worker` (the database task backend) beside it, as
+deployed. `wrk` (apt-get install wrk) then posts JSON submissions, each with a new e-mail and
+the page URL's UTM, to ``/f/bench`` (the endpoint checks and stores the submission; the worker
+captures lead, company, stage entry and touch meanwhile, on the same cores) and, in the same
+run and server, to the floor: a bare Django view that reads the same body and does one INSERT
+(benchmarks/form_capture_urls.py). The rate limit is off (LEADLOOP_FORM_RATE_LIMIT=off). Floor
+and form take turns, `--rounds` times (the order alternating), so both see the same share of
+a shared machine's load; after each form round the next waits until the worker has captured
+every submission (the drain), and before each round until the server's queue is empty. Each
+figure is the median of its rounds (min-max beside it). Prints requests/s, p99 latency and
+errors of both, the end-to-end capture rate (submissions ÷ (load + drain) seconds), then the
+harness's JSON line; goal: ratio ≥ 0.5 with p99 ≤ 250 ms and no errors.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class Load:
     p99_ms: float
     requests: int
     errors: int
+    seconds: float = 0.0  # the load's
+    drain_s: float = 0.0  # after the load, until every submission was captured (form only)
 
 
 def _free_port() -> int:
@@ -135,7 +141,38 @@ def _wrk(url: str, *, connections: int, seconds: int, script: Path) -> Load:
     )
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return Load(rps=rps, p99_ms=p99, requests=total, errors=errors)
+    seconds = float(re.search(r"requests in ([\d.]+)s", out)[1])  # type: ignore[index]
+    return Load(rps=rps, p99_ms=p99, requests=total, errors=errors, seconds=seconds)
+
+
+def _waiting() -> int:
+    """Submissions stored and not yet captured (pending or failed)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM capture_formsubmission")
+        return int(cursor.fetchone()[0])
+
+
+def _drain(timeout: float = 900.0) -> float:
+    """Seconds until the worker has captured every stored submission."""
+    started = time.perf_counter()
+    while _waiting():
+        if time.perf_counter() - started > timeout:
+            sys.exit(f"the worker left {_waiting()} submissions after {timeout:.0f} s")
+        time.sleep(0.2)
+    return time.perf_counter() - started
+
+
+def _quiet(url: str) -> None:
+    """Wait until the server answers at once: requests of the last round, queued in its
+    backlog after wrk stopped, must not slow down the next round."""
+    for _ in range(100):
+        started = time.perf_counter()
+        urllib.request.urlopen(url, timeout=30).read()
+        if time.perf_counter() - started < 0.05:
+            return
+        time.sleep(0.2)
 
 
 def _median(loads: list[Load]) -> Load:
@@ -145,6 +182,8 @@ def _median(loads: list[Load]) -> Load:
         p99_ms=statistics.median(x.p99_ms for x in loads),
         requests=sum(x.requests for x in loads),
         errors=sum(x.errors for x in loads),
+        seconds=sum(x.seconds for x in loads),
+        drain_s=sum(x.drain_s for x in loads),
     )
 
 
@@ -154,6 +193,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--task-workers", type=int, default=1, help="`leadloop worker` processes")
+    parser.add_argument(
+        "--capture",
+        choices=("during", "after"),
+        default="during",
+        help="task workers run during the load (as deployed), or start when it ends (a burst)",
+    )
+    parser.add_argument("--worker-class", default="sync", help="gunicorn's: sync or gthread")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -180,12 +228,33 @@ def main() -> None:
     port = _free_port()
     server = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "leadloop.wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(args.workers), "--backlog", "2048", "--log-level", "warning"],
+         "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads),
+         "--backlog", "2048", "--log-level", "warning"],
         env={**os.environ, **env},
     )  # fmt: skip
+
+    def start_workers() -> list[subprocess.Popen[bytes]]:
+        return [
+            subprocess.Popen([str(VENV_BIN / "leadloop"), "worker"], env={**os.environ, **env},
+                             stdout=subprocess.DEVNULL)
+            for _ in range(args.task_workers)
+        ]  # fmt: skip
+
+    def stop(workers: list[subprocess.Popen[bytes]]) -> None:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+
+    workers = start_workers()
     script = Path(data_dir) / "post.lua"
     script.write_text(LUA, encoding="utf-8")
     base_url = f"http://127.0.0.1:{port}"
+    from django.db import connection
+
+    if pg_name:
+        connection.close()
+        connection.settings_dict["NAME"] = pg_name
     try:
         for _ in range(100):
             try:
@@ -195,17 +264,28 @@ def main() -> None:
                 time.sleep(0.2)
         for path in ("/bench/floor", "/f/bench"):  # warm every worker up
             _wrk(base_url + path, connections=args.connections, seconds=3, script=script)
+        _drain()
+        if args.capture == "after":
+            stop(workers)
         runs: dict[str, list[Load]] = {"/bench/floor": [], "/f/bench": []}
         for round_ in range(args.rounds):
             for path in sorted(runs, reverse=round_ % 2 == 1):
-                runs[path].append(_wrk(base_url + path, connections=args.connections,
-                                       seconds=args.seconds, script=script))  # fmt: skip
+                _quiet(f"{base_url}/f/bench")
+                load = _wrk(base_url + path, connections=args.connections,
+                            seconds=args.seconds, script=script)  # fmt: skip
+                if path == "/f/bench" and args.capture == "after":
+                    workers = start_workers()
+                    load.drain_s = _drain()
+                    stop(workers)
+                elif path == "/f/bench":
+                    load.drain_s = _drain()
+                runs[path].append(load)
     finally:
         server.terminate()
+        stop(workers)
         server.wait(timeout=30)
         if pg_name:
-            from django.db import connection
-
+            connection.close()
             connection.settings_dict["NAME"] = url.rpartition("/")[2]
             with connection.cursor() as cursor:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{pg_name}"')
@@ -229,6 +309,12 @@ def main() -> None:
             f"p99 {load.p99_ms:7.1f} ms ({min(p99):.0f}-{max(p99):.0f})  "
             f"{load.requests} requests, {load.errors} errors"
         )
+    print(
+        f"captured end to end: {form.requests / (form.seconds + form.drain_s):8.1f} submissions/s "
+        f"({form.requests} submissions in {form.seconds:.0f} s of load + {form.drain_s:.1f} s "
+        f"until the worker had captured them all; {args.task_workers} task worker(s) "
+        f"{'running during the load' if args.capture == 'during' else 'started when it ended'})"
+    )
     ratios = [a.rps / b.rps for a, b in zip(runs["/f/bench"], runs["/bench/floor"], strict=True)]
     print("ratio per round: " + ", ".join(f"{r:.3f}" for r in ratios))
     ok = form.p99_ms <= P99_MAX_MS and form.errors == 0 and floor.errors == 0

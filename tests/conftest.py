@@ -30,9 +30,12 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _process_caches_clear() -> Iterator[None]:
     """Each test starts and ends with empty per-process caches: a cached row of one test's
-    (rolled-back) transaction must not reach the next test."""
+    (rolled-back) transaction must not reach the next test; and no capture task was asked for
+    by this process yet."""
     from leadloop.common.cache import process_caches_clear
+    from leadloop.loop.intake import submissions_kick_reset
 
     process_caches_clear()
+    submissions_kick_reset()
     yield
     process_caches_clear()

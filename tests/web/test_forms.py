@@ -9,8 +9,9 @@ from django.core.cache import cache
 from django.test import Client
 
 from leadloop.accounts.models import Role
-from leadloop.capture.models import Form, Touch
+from leadloop.capture.models import Form, FormSubmission, Touch
 from leadloop.leads.models import Lead
+from leadloop.loop.intake import submissions_capture
 from tests.accounts.factories import UserFactory
 from tests.capture.form_factories import FormFactory
 from tests.web.helpers import row, text
@@ -58,6 +59,7 @@ def test_the_list_shows_submissions_this_month_and_the_last_one(mara):
     FormFactory(slug="quiet", name="Quiet form")
     for email in ("a@a.example", "b@b.example"):
         mara.post("/f/demo", {**GOOD, "email": email})
+    submissions_capture()
 
     response = mara.get("/forms/")
 
@@ -161,6 +163,7 @@ def test_an_html_post_redirects_or_thanks(client):
 
     assert (redirected.status_code, redirected["Location"]) == (302, "https://www.acme.test/thanks")
     assert "Thanks, we will be in touch within a day." in text(thanked)
+    assert submissions_capture().captured == 2
     touch = Touch.objects.get(lead__email="ada@analytical.example")
     assert (touch.source, touch.utm_campaign) == ("linkedin", "x")
 
@@ -226,6 +229,7 @@ def test_an_allowed_origin_gets_cors_headers_for_preflight_and_post(client):
     assert posted.status_code == 200
     assert posted["Access-Control-Allow-Origin"] == SITE
     assert "Origin" in posted["Vary"]
+    submissions_capture()
     assert Lead.objects.filter(email="ada@analytical.example").exists()
 
 
@@ -243,7 +247,7 @@ def test_another_origin_is_refused_with_a_clear_error_and_no_cors_headers(client
         "Pages on https://evil.example may not post the form 'demo': add the origin to the "
         "form's allowed origins in Leadloop."
     )
-    assert Lead.objects.count() == 0
+    assert FormSubmission.objects.count() == 0
 
 
 def test_the_hosted_page_posting_to_itself_needs_no_allowed_origin(client):
@@ -252,6 +256,7 @@ def test_the_hosted_page_posting_to_itself_needs_no_allowed_origin(client):
     response = client.post("/f/demo", GOOD, headers={"origin": "http://testserver"})
 
     assert response.status_code == 200
+    assert submissions_capture().captured == 1
     assert Lead.objects.count() == 1
 
 
@@ -261,6 +266,8 @@ def test_a_filled_honeypot_looks_like_success_and_records_nothing(client):
     response = _post_json(client, "demo", {"fields": {**GOOD, "website": "http://spam.example"}})
 
     assert (response.status_code, response.json()["ok"]) == (200, True)
+    assert FormSubmission.objects.count() == 0
+    assert submissions_capture().captured == 0
     assert Lead.objects.count() == 0
 
 
@@ -283,6 +290,7 @@ def test_too_many_posts_from_one_address_get_429_with_retry_after(client, settin
     assert limited.json()["detail"][0]["msg"].startswith("Too many submissions from your address")
     assert other_form.status_code == 200
     assert other_client.status_code == 429  # X-Forwarded-For is not trusted by default
+    submissions_capture()
     assert Lead.objects.count() == 4  # three before the limit, one on the other form
 
 

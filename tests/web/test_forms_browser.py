@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django_tasks_db.models import DBTaskResult
 
 from leadloop.accounts.models import Role
 from leadloop.capture.models import Channel, Touch, TouchKind
 from leadloop.leads.models import Lead
+from leadloop.loop.intake import submissions_capture
+from leadloop.loop.tasks import capture_submissions
 from tests.accounts.factories import UserFactory
 from tests.capture.factories import CampaignFactory
 from tests.capture.form_factories import FormFactory
@@ -102,6 +105,10 @@ def test_the_embedded_form_posts_from_an_allowed_origin_only(browser, live_serve
     page.get_by_text("The form could not be sent").wait_for()
 
     assert errors == []
+    # The endpoint stored the submission and asked for a capture task; a worker runs it.
+    assert DBTaskResult.objects.filter(task_path=capture_submissions.module_path).exists()
+    assert Lead.objects.count() == 0
+    assert submissions_capture().captured == 1
     lead = Lead.objects.get()
     assert (lead.email, lead.first_name, lead.consent_given) == (
         "ada@analytical.example",

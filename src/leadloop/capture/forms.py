@@ -28,6 +28,7 @@ from django.db.models import Count, Max, Q
 
 from leadloop.accounts.models import Role, User
 from leadloop.capture.models import Campaign, Form, Touch
+from leadloop.common.cache import ProcessCache
 from leadloop.common.errors import LeadloopError, NotFound, PermissionDenied
 from leadloop.content.models import ContentOffer
 
@@ -334,6 +335,8 @@ def form_update(*, form_id: int, spec: FormSpec, actor: User) -> Form:
     for key, value in _spec_clean(spec, form_id=form_id).items():
         setattr(form, key, value)
     form.save()
+    _PUBLIC.clear()  # this process serves the new definition at once, the others within seconds
+    transaction.on_commit(_PUBLIC.clear)
     return form
 
 
@@ -355,13 +358,20 @@ def form_get(*, form_id: int) -> Form:
     return form
 
 
+_PUBLIC: ProcessCache[Form] = ProcessCache("public forms")
+
+
 def form_get_public(*, slug: str) -> Form:
     """The active form served at /f/<slug>; raises NotFound for an unknown or inactive one.
 
-    Its content offer and campaign load when used, and only when it has them: most forms have
-    neither, and the join costs more to build than the form's own query (this runs on every
-    public submission)."""
-    form = Form.objects.filter(slug=slug).first()
+    Read once per LEADLOOP_CONFIG_CACHE_SECONDS per process (``common.cache``): this runs on
+    every public submission. Its content offer and campaign load when used, and only when it
+    has them: most forms have neither."""
+    form = _PUBLIC.get(slug)
+    if form is None:
+        form = Form.objects.filter(slug=slug).first()
+        if form is not None:
+            _PUBLIC.set(form, slug)
     if form is None or not form.is_active:
         raise NotFound(f"No form {slug!r}.")
     return form

@@ -156,6 +156,43 @@ class Form(models.Model):
         return self.name
 
 
+class SubmissionStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be captured")
+    FAILED = "failed", _("Capture failed")
+
+
+class FormSubmission(models.Model):
+    """A public form submission received and not yet captured, or whose capture failed.
+
+    The public endpoint checks the values against the form, stores them here and answers; a
+    worker captures them (``loop.intake``) and deletes each captured row in the same
+    transaction, so a captured submission lives on only as its lead and touch. A failed one
+    stays, with its error, until marketing ops retries or discards it.
+
+    ``payload``: ``lead`` (LeadData's text fields and ``attributes``, ``consent_text`` when
+    consent was given) and ``touch`` (kind, page URL, referrer, campaign and offer ids,
+    properties, external id), as the form mapped them when the submission arrived.
+    """
+
+    form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="submissions")
+    received_at = models.DateTimeField()
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=SubmissionStatus.choices, default=SubmissionStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text=_("A worker is capturing it until then")
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "id"], name="formsubmission_status_id")]
+
+    def __str__(self) -> str:
+        return f"submission {self.pk} of form {self.form_id} ({self.status})"
+
+
 class IdempotencyRecord(models.Model):
     """The stored answer to an API request sent with an ``Idempotency-Key`` header."""
 

@@ -8,6 +8,10 @@
       parsed from the URL and referrer of the page the form was posted from)
     → ``loop.services.lead_capture``: the lead is created or updated and the touch recorded.
 
+The public endpoint stops after the honeypot: it stores the checked submission (its payload,
+``submission_check``) and answers at once; a worker captures it a moment later
+(``loop.intake``). ``form_submit`` does both steps at once.
+
 A silent honeypot (HubSpot's way): a bot that learns it was caught only tries another way.
 """
 
@@ -20,9 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
+from django.db import models
 from django.utils import timezone
 
 from leadloop.capture.attribution import attribution_parse
@@ -33,9 +38,11 @@ from leadloop.capture.forms import (
     FormField,
     choice_split,
 )
-from leadloop.capture.models import Form, TouchKind
+from leadloop.capture.models import Campaign, Form, TouchKind
 from leadloop.capture.services import TouchInput
 from leadloop.common.errors import LeadloopError
+from leadloop.content.models import ContentOffer
+from leadloop.leads.models import Company, Lead
 from leadloop.leads.services import EmailInvalid, LeadData, email_normalize
 from leadloop.loop.services import Captured, lead_capture
 
@@ -44,6 +51,15 @@ CONSENT: Final = "consent"
 _TRUE: Final = frozenset({"on", "true", "1", "yes", "checked"})
 _PHONE: Final = re.compile(r"^\+?[0-9 ()./-]{5,40}$")
 _MAX_TEXT: Final = {"textarea": 5000}
+# A field mapped to a lead's text column holds no more than the column does (the e-mail,
+# country and web site are checked, or reduced to a domain, on their own).
+_TARGET_MAX: Final[dict[str, int | None]] = {
+    **{
+        name: cast(models.CharField, Lead._meta.get_field(name)).max_length
+        for name in ("first_name", "last_name", "title", "phone")
+    },
+    "company_name": cast(models.CharField, Company._meta.get_field("name")).max_length,
+}
 # Double-clicks and retries of the same values within this many seconds are one submission.
 DEDUPE_SECONDS: Final = 60
 _THANKS: Final = "Thank you! We have received your details."
@@ -91,8 +107,9 @@ def _field_value(f: FormField, raw: Any) -> tuple[Any, str]:
     text = _text(raw)
     if not text:
         return "", (f"Please fill in “{label}”." if f["required"] else "")
-    if len(text) > _MAX_TEXT.get(kind, 1000):
-        return "", f"“{label}” is longer than {_MAX_TEXT.get(kind, 1000)} characters."
+    limit = _TARGET_MAX.get(f["maps_to"]) or _MAX_TEXT.get(kind, 1000)
+    if len(text) > limit:
+        return "", f"“{label}” is longer than {limit} characters."
     if kind == "email":
         try:
             return email_normalize(text, loc=("fields", f["name"])), ""
@@ -134,7 +151,8 @@ def submission_clean(
     return clean, errors
 
 
-def _lead_data(form: Form, clean: Mapping[str, Any], *, consent: bool, at: datetime) -> LeadData:
+def _lead_fields(form: Form, clean: Mapping[str, Any], *, consent: bool) -> dict[str, Any]:
+    """The payload's ``lead``: LeadData's text fields, ``attributes``, and the consent text."""
     lead: dict[str, Any] = {}
     attributes: dict[str, Any] = {}
     for f in form.fields:
@@ -146,8 +164,8 @@ def _lead_data(form: Form, clean: Mapping[str, Any], *, consent: bool, at: datet
         elif target.startswith(ATTRIBUTE_PREFIX):
             attributes[target.removeprefix(ATTRIBUTE_PREFIX)] = value
     if consent and form.consent_text:
-        lead.update(consent_text=form.consent_text, consent_at=at)
-    return LeadData(**lead, attributes=attributes)
+        lead["consent_text"] = form.consent_text
+    return {**lead, "attributes": attributes}
 
 
 def _external_id(form: Form, email: str, clean: Mapping[str, Any], at: datetime) -> str:
@@ -155,6 +173,86 @@ def _external_id(form: Form, email: str, clean: Mapping[str, Any], at: datetime)
         json.dumps([email, clean], sort_keys=True, default=str).encode()
     ).hexdigest()[:24]
     return f"{SUBMISSION_PREFIX}{form.pk}:{digest}:{int(at.timestamp()) // DEDUPE_SECONDS}"
+
+
+def submission_check(
+    *,
+    form: Form,
+    values: Mapping[str, Any],
+    page_url: str = "",
+    referrer: str = "",
+    at: datetime,
+) -> dict[str, Any] | None:
+    """The payload of a submission of `values` to `form` at `at`, or None when the honeypot
+    caught a bot. Raises SubmissionInvalid naming every wrong field.
+
+    Pure Python, no query: the public endpoint runs it before answering. The payload (JSON)
+    holds what the form mapped at that moment, so capturing it later means the same:
+    ``lead`` (LeadData's fields) and ``touch`` (kind, page, referrer, campaign and offer ids,
+    the non-identity fields and consent as properties, the external id that makes a repeat of
+    the same values within DEDUPE_SECONDS the same touch).
+    """
+    if _text(_value(values, HONEYPOT)):
+        return None
+    clean, errors = submission_clean(form=form, values=values)
+    if errors:
+        raise SubmissionInvalid(errors)
+    consent = bool(form.consent_text) and _checked(_value(values, CONSENT))
+    lead = _lead_fields(form, clean, consent=consent)
+    identity = {f["name"] for f in form.fields if f["maps_to"] in LEAD_TARGETS}
+    return {
+        "lead": lead,
+        "touch": {
+            "kind": TouchKind.CONTENT_DOWNLOAD if form.content_offer_id else TouchKind.FORM_FILL,
+            "page_url": page_url[:2000],
+            "referrer": referrer[:2000],
+            "campaign_id": form.campaign_id,
+            "content_offer_id": form.content_offer_id,
+            "properties": {
+                "form": form.slug,
+                "form_id": form.pk,
+                "fields": {k: v for k, v in clean.items() if k not in identity},
+                **({"consent": True} if consent else {}),
+            },
+            "external_id": _external_id(form, lead.get("email", ""), clean, at),
+        },
+    }
+
+
+def submission_capture(*, form: Form, payload: Mapping[str, Any], at: datetime) -> Captured:
+    """Capture a checked submission (``submission_check``'s payload) received at `at`: the lead
+    is created or updated and its touch recorded once. Raises what ``lead_capture`` raises."""
+    lead, touch = payload["lead"], payload["touch"]
+    page_url, referrer = touch["page_url"], touch["referrer"]
+    page_host = urlsplit(page_url).hostname or ""
+    data = LeadData(
+        **{k: v for k, v in lead.items() if k != "consent_text" and k != "attributes"},
+        attributes=dict(lead.get("attributes", {})),
+        consent_text=lead.get("consent_text", ""),
+        consent_at=at if lead.get("consent_text") else None,
+    )
+    touch_input = TouchInput(
+        kind=touch["kind"],
+        occurred_at=at,
+        attribution=attribution_parse(
+            landing_page=page_url,
+            referrer=referrer,
+            own_hosts=(page_host,) if page_host else (),
+        ),
+        campaign=(
+            form.campaign
+            if touch["campaign_id"] == form.campaign_id
+            else Campaign.objects.filter(pk=touch["campaign_id"]).first()
+        ),
+        content_offer=(
+            form.content_offer
+            if touch["content_offer_id"] == form.content_offer_id
+            else ContentOffer.objects.filter(pk=touch["content_offer_id"]).first()
+        ),
+        properties=dict(touch["properties"]),
+        external_id=touch["external_id"],
+    )
+    return lead_capture(data=data, touch=touch_input, rule=f"form {form.slug}")
 
 
 def form_submit(
@@ -165,43 +263,29 @@ def form_submit(
     referrer: str = "",
     at: datetime | None = None,
 ) -> FormSubmitted:
-    """Check `values` against `form`, then capture the lead and record its touch, once.
+    """Check `values` against `form`, then capture the lead and record its touch, once, now.
 
     `page_url` and `referrer` are those of the page the form was on: its UTM parameters
     attribute the touch. Raises SubmissionInvalid naming every wrong field. A filled honeypot
     returns the normal answer and records nothing. Identical values posted again within
-    DEDUPE_SECONDS add no second touch.
+    DEDUPE_SECONDS add no second touch. (The public endpoint stores the checked submission
+    and lets a worker capture it: ``loop.intake``.)
     """
     done = FormSubmitted(
         captured=None, redirect=form.redirect_url, message=form.thank_you_message or _THANKS
     )
-    if _text(_value(values, HONEYPOT)):
-        return done
-    clean, errors = submission_clean(form=form, values=values)
-    if errors:
-        raise SubmissionInvalid(errors)
     at = at or timezone.now()
-    consent = bool(form.consent_text) and _checked(_value(values, CONSENT))
-    data = _lead_data(form, clean, consent=consent, at=at)
-    identity = {f["name"] for f in form.fields if f["maps_to"] in LEAD_TARGETS}
-    page_host = urlsplit(page_url).hostname or ""
-    touch = TouchInput(
-        kind=TouchKind.CONTENT_DOWNLOAD if form.content_offer_id else TouchKind.FORM_FILL,
-        occurred_at=at,
-        attribution=attribution_parse(
-            landing_page=page_url[:2000],
-            referrer=referrer[:2000],
-            own_hosts=(page_host,) if page_host else (),
-        ),
-        campaign=form.campaign,
-        content_offer=form.content_offer,
-        properties={
-            "form": form.slug,
-            "form_id": form.pk,
-            "fields": {k: v for k, v in clean.items() if k not in identity},
-            **({"consent": True} if consent else {}),
-        },
-        external_id=_external_id(form, data.email, clean, at),
+    payload = submission_check(
+        form=form, values=values, page_url=page_url, referrer=referrer, at=at
     )
-    captured = lead_capture(data=data, touch=touch, rule=f"form {form.slug}")
+    if payload is None:
+        return done
+    captured = submission_capture(form=form, payload=payload, at=at)
     return FormSubmitted(captured=captured, redirect=done.redirect, message=done.message)
+
+
+def form_answer(form: Form) -> FormSubmitted:
+    """What the page says after a submission (nothing captured yet)."""
+    return FormSubmitted(
+        captured=None, redirect=form.redirect_url, message=form.thank_you_message or _THANKS
+    )

@@ -45,6 +45,13 @@ SCHEDULE: Final[tuple[Job, ...]] = (
         "imports and recycle holds)",
     ),
     Job(
+        "forms-capture",
+        "leadloop.loop.tasks.capture_submissions",
+        every_seconds=60,
+        about="capture public form submissions left waiting (a lost task; a worker that "
+        "stopped mid-way leaves its claimed ones to the next run after their lease)",
+    ),
+    Job(
         "handoff-due",
         "leadloop.loop.tasks.handoff_deliver_due",
         every_seconds=60,

@@ -44,3 +44,12 @@ def handoff_deliver_due() -> int:
     from leadloop.loop.lifecycle import handoff_deliver_now
 
     return handoff_deliver_now()
+
+
+@task()
+def capture_submissions() -> int:
+    """Capture the pending public form submissions; safe to run in several workers at once
+    (each claims its own). Returns how many were captured."""
+    from leadloop.loop.intake import submissions_capture
+
+    return submissions_capture().captured

@@ -7,7 +7,9 @@ application/json`` or a JSON body: ``{"ok": true, "redirect", "message"}``, or 4
 public by design, and browsers on other sites may post only from the form's allowed origins
 (CORS: the preflight and the POST get ``Access-Control-Allow-Origin`` of that origin; any
 other Origin gets 403 and no CORS headers). Each client address may post a form
-LEADLOOP_FORM_RATE_LIMIT times per window; more gets 429 with Retry-After.
+LEADLOOP_FORM_RATE_LIMIT times per window; more gets 429 with Retry-After. A submission that
+fits the form is stored and answered at once; a worker captures its lead and touch a moment
+later (``loop.intake``).
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from leadloop.capture.forms import (
 )
 from leadloop.capture.models import Form
 from leadloop.capture.tracking import TrackingTokenInvalid, tracking_record
-from leadloop.common.errors import LeadloopError, NotFound
-from leadloop.loop.forms import CONSENT, HONEYPOT, SubmissionInvalid, form_submit
+from leadloop.common.errors import NotFound
+from leadloop.loop.forms import CONSENT, HONEYPOT, SubmissionInvalid
+from leadloop.loop.intake import submission_receive
 
 # A transparent GIF of one pixel.
 PIXEL: Final = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -250,7 +253,7 @@ def _submit(request: HttpRequest, form: Form) -> HttpResponse:
     except (ValueError, UnicodeDecodeError):
         return _error(400, ["body"], "The body is not a JSON object.", "invalid_json")
     try:
-        done = form_submit(form=form, values=values, page_url=page_url, referrer=referrer)
+        done = submission_receive(form=form, values=values, page_url=page_url, referrer=referrer)
     except SubmissionInvalid as e:
         if wants_json:
             return JsonResponse(
@@ -270,18 +273,6 @@ def _submit(request: HttpRequest, form: Form) -> HttpResponse:
             page_url=page_url,
             referrer=referrer,
             status=400,
-        )
-    except LeadloopError as e:
-        if wants_json:
-            return _error(e.status, list(e.loc), e.message, e.code)
-        return _render_page(
-            request,
-            form,
-            values=values,
-            errors={str(e.loc[-1]) if e.loc else "email": e.message},
-            page_url=page_url,
-            referrer=referrer,
-            status=e.status,
         )
     if wants_json:
         return JsonResponse({"ok": True, "redirect": done.redirect, "message": done.message})

@@ -1,0 +1,255 @@
+"""Public form submissions: received at once, captured by a worker a moment later.
+
+    POST /f/<slug> → ``submission_receive``: checked against the form (every wrong field named
+    to the visitor), stored as one FormSubmission row, answered; a capture task is asked for
+    → ``submissions_capture`` (a worker, ``loop.tasks.capture_submissions``): pending rows are
+    claimed in batches under a lease, each captured in its own transaction
+    (``loop.forms.submission_capture``: lead, touch, score, qualification) that also deletes
+    its row → what cannot be captured (an e-mail and external id of two different leads, …)
+    stays as a failed row with its error, for marketing ops to retry or discard.
+
+Why not capture in the request: a launch e-mail or a webinar reminder brings hundreds of
+submissions a second; the endpoint then costs about one INSERT each (benchmarks/form_capture.py)
+and the lead appears a second or two later — as in HubSpot, whose form submissions are
+processed asynchronously too. Nothing is lost: a worker killed mid-way leaves its claimed rows
+to be claimed again when the lease ends, and capturing a row twice records one touch (its
+external id) and updates the lead with the same values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from leadloop.accounts.models import User
+from leadloop.capture.forms import can_edit_forms
+from leadloop.capture.models import Form, FormSubmission, SubmissionStatus
+from leadloop.common.errors import LeadloopError, NotFound, PermissionDenied
+from leadloop.loop.forms import FormSubmitted, form_answer, submission_capture, submission_check
+
+log = logging.getLogger(__name__)
+
+BATCH: Final = 100  # submissions claimed at once
+LEASE: Final = timedelta(minutes=5)  # a claim older than this was a worker that stopped
+MAX_ATTEMPTS: Final = 5  # claims that ended without an answer before a row is marked failed
+KICK_SECONDS: Final = 1.0  # at most one capture task per web process per this many seconds
+
+
+def submission_receive(
+    *, form: Form, values: Mapping[str, Any], page_url: str = "", referrer: str = ""
+) -> FormSubmitted:
+    """Check `values` against `form` and store the submission for a worker to capture.
+
+    Raises SubmissionInvalid naming every wrong field. A filled honeypot stores nothing.
+    """
+    at = timezone.now()
+    payload = submission_check(
+        form=form, values=values, page_url=page_url, referrer=referrer, at=at
+    )
+    if payload is not None:
+        _store(form_id=form.pk, at=at, payload=payload)
+        transaction.on_commit(submissions_kick)
+    return form_answer(form)
+
+
+def _store(*, form_id: int, at: datetime, payload: dict[str, Any]) -> None:
+    """Insert one pending row: the endpoint's only statement, so without the ORM (building the
+    INSERT cost more than the rest of a submission's checks)."""
+    value = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {FormSubmission._meta.db_table} "
+            "(form_id, received_at, payload, status, attempts, error) "
+            f"VALUES (%s, %s, {value}, %s, 0, '')",
+            [
+                form_id,
+                connection.ops.adapt_datetimefield_value(at),
+                json.dumps(payload),
+                SubmissionStatus.PENDING.value,
+            ],
+        )
+
+
+class _Kick:
+    """When this process last asked for a capture task."""
+
+    lock = threading.Lock()
+    at: float | None = None
+
+
+def submissions_kick() -> bool:
+    """Ask for a capture task unless this process asked less than KICK_SECONDS ago; True if
+    it asked.
+
+    A task that may start late (the database and Redis backends) is deferred by KICK_SECONDS,
+    so it starts after every submission this process skipped asking for: a burst of
+    submissions costs one task per process per second, and none waits for a later one.
+    """
+    from leadloop.loop.tasks import capture_submissions
+
+    now = time.monotonic()
+    with _Kick.lock:
+        if _Kick.at is not None and now - _Kick.at < KICK_SECONDS:
+            return False
+        _Kick.at = now
+    task = capture_submissions
+    if task.get_backend().supports_defer:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=KICK_SECONDS))
+    task.enqueue()
+    return True
+
+
+def submissions_kick_reset() -> None:
+    """Forget the last request for a task (tests)."""
+    with _Kick.lock:
+        _Kick.at = None
+
+
+@dataclass(frozen=True)
+class CaptureRun:
+    captured: int = 0
+    failed: int = 0
+
+
+def submissions_capture(*, limit: int | None = None) -> CaptureRun:
+    """Capture pending submissions, oldest first, until none is left (or `limit` were tried).
+
+    Safe to run in several workers at once: each claims its own rows. Raises a database error
+    that is not about the row itself (the database went away): the claimed rows are captured
+    when their lease ends.
+    """
+    captured = failed = 0
+    while limit is None or captured + failed < limit:
+        batch = BATCH if limit is None else min(BATCH, limit - captured - failed)
+        ids = _claim(batch)
+        if not ids:
+            break
+        rows = FormSubmission.objects.filter(pk__in=ids).select_related("form").order_by("pk")
+        for row in rows:
+            if _capture(row):
+                captured += 1
+            else:
+                failed += 1
+    return CaptureRun(captured=captured, failed=failed)
+
+
+def _claim(n: int) -> list[int]:
+    now = timezone.now()
+    with transaction.atomic():
+        FormSubmission.objects.filter(
+            status=SubmissionStatus.PENDING, attempts__gte=MAX_ATTEMPTS, claimed_until__lt=now
+        ).update(
+            status=SubmissionStatus.FAILED,
+            claimed_until=None,
+            error=f"Capturing this submission was interrupted {MAX_ATTEMPTS} times (the "
+            "worker stopped mid-way); see the worker's log, then retry it.",
+        )
+        ids = list(
+            FormSubmission.objects.filter(status=SubmissionStatus.PENDING)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:n]
+        )
+        if ids:
+            FormSubmission.objects.filter(pk__in=ids).update(
+                claimed_until=now + LEASE, attempts=F("attempts") + 1
+            )
+    return ids
+
+
+def _capture(row: FormSubmission) -> bool:
+    error = ""
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                submission_capture(form=row.form, payload=row.payload, at=row.received_at)
+                FormSubmission.objects.filter(pk=row.pk).delete()
+            return True
+        except LeadloopError as exc:
+            error = exc.message
+        except IntegrityError:
+            # Another capture wrote the same lead or company meantime: once more finds it.
+            error = (
+                "The submission's lead or company conflicts with one written at the same "
+                "moment, twice; retry it."
+            )
+            if attempt == 1:
+                continue
+        except DataError as exc:
+            error = f"A value does not fit its column ({exc}); correct the form, then retry."
+        except DatabaseError:
+            raise
+        except Exception as exc:  # a bug must not hold up the rows behind this one
+            log.exception("capturing form submission %s failed", row.pk)
+            error = f"Unexpected error ({type(exc).__name__}: {exc}); see the worker's log."
+        break
+    FormSubmission.objects.filter(pk=row.pk).update(
+        status=SubmissionStatus.FAILED, claimed_until=None, error=error
+    )
+    return False
+
+
+def submission_retry(*, actor: User, submission_id: int) -> None:
+    """Put a failed submission back in the queue and ask for a capture task."""
+    _row_for_editor(actor, submission_id)
+    FormSubmission.objects.filter(pk=submission_id).update(
+        status=SubmissionStatus.PENDING, claimed_until=None, attempts=0, error=""
+    )
+    transaction.on_commit(_kick_now)
+
+
+def submission_discard(*, actor: User, submission_id: int) -> None:
+    """Delete a failed submission, logging who did it."""
+    row = _row_for_editor(actor, submission_id)
+    row.delete()
+    log.info(
+        "form submission %s of form %s (received %s) discarded by %s: %s",
+        submission_id,
+        row.form_id,
+        row.received_at.isoformat(),
+        actor.email,
+        row.error,
+    )
+
+
+def _row_for_editor(actor: User, submission_id: int) -> FormSubmission:
+    if not can_edit_forms(actor):
+        raise PermissionDenied("Only marketing ops and admins manage form submissions.")
+    row = FormSubmission.objects.filter(pk=submission_id).first()
+    if row is None:
+        raise NotFound(f"No form submission {submission_id}; it may have been captured.")
+    if row.status != SubmissionStatus.FAILED:
+        raise NotFound(f"Form submission {submission_id} is being captured, not failed.")
+    return row
+
+
+def _kick_now() -> None:
+    submissions_kick_reset()
+    submissions_kick()
+
+
+def submissions_waiting(*, form_ids: list[int] | None = None) -> dict[int, tuple[int, int]]:
+    """(pending, failed) submissions of each form that has any."""
+    rows = FormSubmission.objects.all()
+    if form_ids is not None:
+        rows = rows.filter(form_id__in=form_ids)
+    counts: dict[int, tuple[int, int]] = {}
+    for form_id, status, n in (
+        rows.order_by().values_list("form_id", "status").annotate(n=Count("id"))
+    ):
+        pending, failed = counts.get(form_id, (0, 0))
+        counts[form_id] = (
+            (pending + n, failed) if status == SubmissionStatus.PENDING else (pending, failed + n)
+        )
+    return counts
