@@ -206,7 +206,7 @@ def lead_upsert(
         lead = Lead(email=email or None, external_id=external_id or None)
         if data.created_at is not None:
             lead.created_at = data.created_at
-    changed = _lead_apply(lead, data, email=email, external_id=external_id)
+    changed = lead_apply(lead, data, email=email, external_id=external_id)
     if created:
         if on_create is not None:
             on_create(lead)
@@ -216,7 +216,10 @@ def lead_upsert(
     return LeadUpsert(lead=lead, created=created, changed=tuple(changed))
 
 
-def _lead_apply(lead: Lead, data: LeadData, *, email: str, external_id: str) -> list[str]:
+def lead_apply(lead: Lead, data: LeadData, *, email: str, external_id: str) -> list[str]:
+    """Apply `data` to `lead` in memory as an upsert does (empty never erases, attributes merge,
+    consent once; a company only for a lead without one) and return the changed fields.
+    Saves nothing; may find or create the company (``company_resolve``)."""
     changed: list[str] = []
 
     def put(name: str, value: object) -> None:

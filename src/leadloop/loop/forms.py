@@ -222,6 +222,19 @@ def submission_check(
 def submission_capture(*, form: Form, payload: Mapping[str, Any], at: datetime) -> Captured:
     """Capture a checked submission (``submission_check``'s payload) received at `at`: the lead
     is created or updated and its touch recorded once. Raises what ``lead_capture`` raises."""
+    data, touch = submission_inputs(form=form, payload=payload, at=at)
+    return lead_capture(data=data, touch=touch, rule=submission_rule(form))
+
+
+def submission_rule(form: Form) -> str:
+    """The rule a new lead's lifecycle entry names."""
+    return f"form {form.slug}"
+
+
+def submission_inputs(
+    *, form: Form, payload: Mapping[str, Any], at: datetime
+) -> tuple[LeadData, TouchInput]:
+    """What ``lead_capture`` is given for a checked submission received at `at`."""
     lead, touch = payload["lead"], payload["touch"]
     page_url, referrer = touch["page_url"], touch["referrer"]
     page_host = urlsplit(page_url).hostname or ""
@@ -252,7 +265,7 @@ def submission_capture(*, form: Form, payload: Mapping[str, Any], at: datetime) 
         properties=dict(touch["properties"]),
         external_id=touch["external_id"],
     )
-    return lead_capture(data=data, touch=touch_input, rule=f"form {form.slug}")
+    return data, touch_input
 
 
 def form_submit(

@@ -265,7 +265,7 @@ class BatchWriter:
         return known
 
     def _apply(self, track: Track, row: ImportRow, company: Company | None) -> None:
-        """``leads.services._lead_apply`` for one row, in memory: empty never erases."""
+        """``leads.services.lead_apply`` for one row, in memory: empty never erases."""
         lead, changed = track.lead, track.changed
         values = lead.__dict__  # plain columns: no descriptor between us and the values
         if lead.email is None and row.email:

@@ -21,7 +21,7 @@ of the server's clock — rolls the bulk attempt back and the batch runs item by
 ``lead_capture``, each item in its own savepoint: slower, with the same result.
 """
 
-from leadloop.loop.ingest.batch import touches_ingest
+from leadloop.loop.ingest.batch import captures_ingest, touches_ingest
 from leadloop.loop.ingest.items import IngestResult, ItemError
 from leadloop.loop.ingest.single import lead_ingest, touch_capture
 from leadloop.loop.ingest.specs import (
@@ -43,6 +43,7 @@ __all__ = [
     "ItemError",
     "TouchSpec",
     "attribution_resolve",
+    "captures_ingest",
     "lead_ingest",
     "occurred_at_check",
     "touch_capture",

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from leadloop.accounts.models import User
 from leadloop.agreements.selectors import AgreementInForce, agreement_in_force
+from leadloop.capture.services import TouchInput
 from leadloop.common.errors import LeadloopError
 from leadloop.leads.models import Lead
-from leadloop.leads.services import LeadIdentityMissing, email_normalize
+from leadloop.leads.services import LeadData, LeadIdentityMissing, email_normalize
 from leadloop.lifecycle.services import HistoryInvalid
 from leadloop.loop.ingest.items import IngestResult, Item, ItemError
 from leadloop.loop.ingest.leads import companies_attach, leads_by_id, leads_replay, leads_write
@@ -30,6 +31,7 @@ from leadloop.loop.ingest.specs import (
 from leadloop.loop.ingest.touches import touches_insert
 from leadloop.loop.lifecycle import QUALIFYING_STAGES, TouchFacts, hand_raiser, lead_qualify_if_due
 from leadloop.loop.owners import marketing_queue
+from leadloop.loop.services import lead_capture
 from leadloop.scoring.models import LeadScore
 from leadloop.scoring.services import scores_touches_record
 from leadloop.sla.services import CONTACT_TOUCH_KINDS, clocks_on_touch
@@ -47,10 +49,49 @@ def touches_ingest(
             "Split it into several requests.",
             loc=("items",),
         )
-    now = timezone.now()
     refs = Refs.load(specs)
     results: list[IngestResult | None] = [None] * len(specs)
-    items = _items_check(specs, refs=refs, now=now, results=results)
+    items = _items_check(specs, refs=refs, now=timezone.now(), results=results)
+    return _ingest(items, refs=refs, actor=actor, rule=rule, results=results)
+
+
+@transaction.atomic
+def captures_ingest(
+    *, captures: Sequence[tuple[LeadData, TouchInput]], rule: str
+) -> list[IngestResult]:
+    """``loop.services.lead_capture`` of each (lead data, touch) pair, in bulk, in one
+    transaction: the same leads (fields, company, consent, attributes, lifecycle entry at the
+    touch's time), touches, scores and qualifications. One result per pair, in order; a bad
+    one (its identity, a conflict) is answered with its errors and never blocks the others.
+    """
+    specs = [
+        TouchSpec(
+            kind=touch.kind,
+            occurred_at=touch.occurred_at,
+            attribution=touch.attribution,
+            email=data.email,
+            lead_external_id=data.external_id,
+            properties=touch.properties,
+            external_id=touch.external_id,
+        )
+        for data, touch in captures
+    ]
+    refs = Refs.load(specs)
+    results: list[IngestResult | None] = [None] * len(specs)
+    items = _items_check(specs, refs=refs, now=timezone.now(), results=results)
+    for index, item in items.items():
+        item.lead_data, item.data = captures[index]
+    return _ingest(items, refs=refs, actor=None, rule=rule, results=results)
+
+
+def _ingest(
+    items: dict[int, Item],
+    *,
+    refs: Refs,
+    actor: User | None,
+    rule: str,
+    results: list[IngestResult | None],
+) -> list[IngestResult]:
     try:
         with transaction.atomic():
             _ingest_bulk(items, refs=refs, actor=actor, rule=rule, results=results)
@@ -89,7 +130,11 @@ def _ingest_each(
     for index, item in items.items():
         try:
             with transaction.atomic():
-                captured = touch_capture(spec=item.spec, actor=actor, rule=rule)
+                captured = (
+                    touch_capture(spec=item.spec, actor=actor, rule=rule)
+                    if item.lead_data is None
+                    else lead_capture(data=item.lead_data, touch=item.data, actor=actor, rule=rule)
+                )
         except LeadloopError as exc:
             results[index] = IngestResult(status="error", errors=(ItemError.of(exc),))
             continue
@@ -126,7 +171,9 @@ def _ingest_bulk(
     # The new touches' engagement terms in bulk; fit for new leads and those that gained a company.
     scores = scores_touches_record(
         touch_ids=[r.touch_id for r in results if r and r.status == "created" and r.touch_id],
-        refit_lead_ids=[ref.pk for ref in leads if ref.company_domain and ref.pk is not None],
+        refit_lead_ids=[
+            ref.pk for ref in leads if (ref.company_domain or ref.refit) and ref.pk is not None
+        ],
     )
     _qualify(items, results=results, scores=scores, agreement=agreement)
 

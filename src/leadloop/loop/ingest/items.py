@@ -8,6 +8,7 @@ from typing import Final, Literal
 
 from leadloop.capture.services import TouchInput
 from leadloop.common.errors import LeadloopError
+from leadloop.leads.services import LeadData
 from leadloop.loop.ingest.specs import TouchSpec
 
 
@@ -44,6 +45,9 @@ class LeadRef:
     source: str
     filled: list[str] = field(default_factory=list)  # fields a known lead gains
     company_domain: str = ""  # the domain of the company it gains (its id: company_id)
+    company_name: str = ""  # the name a company it gains is given (else its domain)
+    data: list[LeadData] = field(default_factory=list)  # its items' lead data, in order
+    refit: bool = False  # new or changed by its data: its fit is scored again
     entry_at: datetime = NO_ENTRY  # a new lead's entry into the lifecycle: its first touch
 
 
@@ -56,3 +60,4 @@ class Item:
     email: str  # normalised
     external_id: str  # the lead's, trimmed
     lead: LeadRef | None = None
+    lead_data: LeadData | None = None  # what a capture knows of the person (forms), if anything

@@ -12,18 +12,24 @@ from django.db import connection, models
 from leadloop.accounts.models import Team, User
 from leadloop.common.errors import NotFound
 from leadloop.leads.models import Company, Lead, Stage
-from leadloop.leads.services import domain_normalize, is_free_mail
+from leadloop.leads.services import domain_normalize, is_free_mail, lead_apply
 from leadloop.lifecycle.services import HistoryStep, stage_history_load
 from leadloop.loop.ingest.items import IngestResult, Item, ItemError, LeadRef
 from leadloop.webhooks.services import webhook_stage_changes_emit
 
 
 def leads_write(leads: list[LeadRef], *, actor: User | None, rule: str, queue: Team) -> None:
-    """Insert the new leads with their lifecycle entries; save what known leads gained."""
+    """Insert the new leads with their lifecycle entries; save what known leads gained. A
+    lead's items' data (``Item.lead_data``) is applied as ``lead_upsert`` would, in order."""
     new = [ref for ref in leads if ref.pk is None]
+    known = [ref for ref in leads if ref.pk is not None and (ref.filled or ref.data)]
     if new:
         actor_id = actor.pk if actor else None
         rows = [_lead_new(ref, queue=queue) for ref in new]
+        for lead, ref in zip(rows, new, strict=True):
+            for data in ref.data:
+                lead_apply(lead, data, email=ref.email or "", external_id=ref.external_id or "")
+            ref.refit = bool(ref.data)
         entries = stage_history_load(
             histories=[
                 (lead, [HistoryStep(to=Stage.LEAD, at=ref.entry_at, actor_id=actor_id, rule=rule)])
@@ -33,13 +39,21 @@ def leads_write(leads: list[LeadRef], *, actor: User | None, rule: str, queue: T
         for lead, ref in zip(rows, new, strict=True):
             ref.pk, ref.filled = lead.pk, []  # a new lead was inserted with all it gained
         webhook_stage_changes_emit(changes=entries)
-    for ref in leads:
-        if ref.filled and ref.pk is not None:
-            lead = Lead.objects.get(pk=ref.pk)
-            lead.email, lead.external_id = ref.email, ref.external_id
-            if ref.company_domain:
-                lead.company_id = ref.company_id
-            lead.save(update_fields=[*ref.filled, "updated_at"])
+    loaded = Lead.objects.in_bulk([ref.pk for ref in known]) if known else {}
+    for ref in known:
+        assert ref.pk is not None
+        lead = loaded[ref.pk]
+        lead.email, lead.external_id = ref.email, ref.external_id
+        if ref.company_domain:
+            lead.company_id = ref.company_id
+        changed = list(ref.filled)
+        for data in ref.data:
+            changed += lead_apply(
+                lead, data, email=ref.email or "", external_id=ref.external_id or ""
+            )
+        if changed:
+            lead.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
+        ref.refit = bool(ref.data) and bool(changed)
 
 
 def _lead_new(ref: LeadRef, *, queue: Team) -> Lead:
@@ -124,10 +138,16 @@ def leads_replay(items: dict[int, Item]) -> list[LeadRef]:
             by_email.setdefault(ref.email, ref)
         if ref.external_id:
             by_xid.setdefault(ref.external_id, ref)
-        if ref.company_id is None and not ref.company_domain and item.email:
-            domain = _company_domain(item.email)
+        data = item.lead_data
+        if data is not None:
+            ref.data.append(data)
+        # As company_resolve: the data's web site, else the e-mail's domain.
+        candidate = (data.company_domain if data is not None else "") or item.email
+        if ref.company_id is None and not ref.company_domain and candidate:
+            domain = _company_domain(candidate)
             if domain:
                 ref.company_domain = domain  # resolved in bulk next
+                ref.company_name = data.company_name.strip() if data is not None else ""
                 ref.filled.append("company")
         item.lead = ref
     return leads
@@ -147,11 +167,17 @@ def companies_attach(leads: list[LeadRef]) -> None:
     wanted = {ref.company_domain for ref in leads if ref.company_domain}
     if not wanted:
         return
+    names: dict[str, str] = {}
+    for ref in leads:
+        if ref.company_domain and ref.company_name:
+            names.setdefault(ref.company_domain, ref.company_name)
     known: dict[str, int] = dict(rows_in(Company, ("domain", "id"), {"domain": wanted}))
-    missing = [Company(domain=d, name=d) for d in wanted if d not in known]
+    missing = [Company(domain=d, name=names.get(d) or d) for d in wanted if d not in known]
     if missing:
         Company.objects.bulk_create(missing, ignore_conflicts=True)
         known = dict(rows_in(Company, ("domain", "id"), {"domain": wanted}))
+    for domain, name in names.items():  # a name fills in a known company that has none
+        Company.objects.filter(domain=domain, name=domain).update(name=name)
     for ref in leads:
         if ref.company_domain:
             ref.company_id = known[ref.company_domain]
