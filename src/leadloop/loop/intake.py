@@ -251,6 +251,18 @@ def submission_retry(*, actor: User, submission_id: int) -> None:
     transaction.on_commit(_kick_now)
 
 
+def submissions_retry(*, actor: User, form_id: int) -> int:
+    """Put every failed submission of a form back in the queue (one task asked for); how many."""
+    if not can_edit_forms(actor):
+        raise PermissionDenied("Only marketing ops and admins manage form submissions.")
+    retried = FormSubmission.objects.filter(form_id=form_id, status=SubmissionStatus.FAILED).update(
+        status=SubmissionStatus.PENDING, claimed_until=None, attempts=0, error=""
+    )
+    if retried:
+        transaction.on_commit(_kick_now)
+    return retried
+
+
 def submission_discard(*, actor: User, submission_id: int) -> None:
     """Delete a failed submission, logging who did it."""
     row = _row_for_editor(actor, submission_id)

@@ -104,6 +104,26 @@ urlpatterns = [
     path("forms/", form_views.form_index, name="form_list"),
     path("forms/new/", form_views.form_new, name="form_new"),
     path("forms/<int:form_id>/edit/", form_views.form_edit, name="form_edit"),
+    path(
+        "forms/<int:form_id>/submissions/",
+        form_views.form_submissions,
+        name="form_submissions",
+    ),
+    path(
+        "forms/<int:form_id>/submissions/retry/",
+        form_views.form_submissions_retry,
+        name="form_submissions_retry",
+    ),
+    path(
+        "forms/<int:form_id>/submissions/<int:submission_id>/retry/",
+        form_views.form_submission_retry,
+        name="form_submission_retry",
+    ),
+    path(
+        "forms/<int:form_id>/submissions/<int:submission_id>/discard/",
+        form_views.form_submission_discard,
+        name="form_submission_discard",
+    ),
     path("agreement/", agreement_views.agreement_page, name="agreement"),
     path("agreement/versions/", agreement_views.agreement_history, name="agreement_history"),
     path("agreement/draft/", agreement_views.agreement_draft_new, name="agreement_draft_new"),

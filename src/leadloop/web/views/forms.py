@@ -1,4 +1,5 @@
-"""The form builder of marketing ops: the list of forms, a new form, editing one.
+"""The form builder of marketing ops: the list of forms, a new form, editing one, and the
+submissions of a form that could not be captured (retry or discard each, or retry them all).
 
 The page posts the whole definition; rows of fields are ``f-<n>-label``, ``f-<n>-name``, … in
 the order shown (the builder's script renumbers them as rows are added, moved or removed).
@@ -8,15 +9,17 @@ the order shown (the builder's script renumbers them as rows are added, moved or
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadloop.capture.forms import (
     ATTRIBUTE_PREFIX,
@@ -32,10 +35,19 @@ from leadloop.capture.forms import (
     form_update,
 )
 from leadloop.capture.models import Form
+from leadloop.common import errors
 from leadloop.common.errors import NotFound
 from leadloop.lifecycle.selectors import month_period
+from leadloop.loop.intake import (
+    submission_discard,
+    submission_retry,
+    submissions_failed,
+    submissions_retry,
+    submissions_waiting,
+)
 from leadloop.web.views.common import AuthedRequest, viewer_zone
 
+SUBMISSIONS_PAGE_SIZE = 50
 _ROW_KEY = re.compile(r"^f-(\d+)-(label|name|type|required|maps_to|attribute|choices)$")
 _STARTER_FIELDS: list[dict[str, Any]] = [
     {"label": "E-mail", "name": "email", "type": "email", "required": True, "maps_to": "email"},
@@ -179,11 +191,9 @@ def _page(
 def form_index(request: AuthedRequest) -> HttpResponse:
     _editor(request)
     month = month_period(now=timezone.now(), tz=viewer_zone(request.user))
-    return render(
-        request,
-        "web/forms/list.html",
-        {"rows": form_list(since=month.start), "month": month},
-    )
+    waiting = submissions_waiting()
+    rows = [(row, *waiting.get(row.form.pk, (0, 0))) for row in form_list(since=month.start)]
+    return render(request, "web/forms/list.html", {"rows": rows, "month": month})
 
 
 @login_required
@@ -219,3 +229,123 @@ def form_edit(request: AuthedRequest, form_id: int) -> HttpResponse:
         return _page(request, spec=spec, form=form, error=e)
     messages.success(request, f"Form “{form.name}” saved.")
     return redirect("web:form_edit", form_id=form.pk)
+
+
+# --- Submissions that could not be captured -----------------------------------------------------
+
+
+def _form(form_id: int) -> Form:
+    try:
+        return form_get(form_id=form_id)
+    except NotFound as e:
+        raise Http404(e.message) from e
+
+
+def _counts(form: Form) -> dict[str, int]:
+    pending, failed = submissions_waiting(form_ids=[form.pk]).get(form.pk, (0, 0))
+    return {"pending": pending, "failed": failed}
+
+
+@login_required
+@require_GET
+def form_submissions(request: AuthedRequest, form_id: int) -> HttpResponse:
+    """The form's failed submissions, oldest first, each with its error."""
+    _editor(request)
+    form = _form(form_id)
+    page = Paginator(submissions_failed(form_id=form.pk), SUBMISSIONS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "web/forms/submissions.html",
+        {"form_obj": form, "page": page, **_counts(form)},
+    )
+
+
+def _act(
+    request: AuthedRequest,
+    *,
+    form_id: int,
+    submission_id: int,
+    act: Callable[..., None],
+    note: str,
+    message: str,
+) -> HttpResponse:
+    """Retry or discard one failed submission; from the page (htmx) the answer is the row's
+    actions cell, now saying what happened (`note`), and the page's counts."""
+    _editor(request)
+    form = _form(form_id)
+    htmx = bool(getattr(request, "htmx", False))
+    error = ""
+    try:
+        act(actor=request.user, submission_id=submission_id)
+    except errors.PermissionDenied as e:
+        raise PermissionDenied(e.message) from e
+    except NotFound as e:
+        # Captured, discarded or retried by someone else meanwhile.
+        if not htmx:
+            raise Http404(e.message) from e
+        error = e.message
+    if htmx:
+        return render(
+            request,
+            "web/forms/_submission_done.html",
+            {
+                "form_obj": form,
+                "submission_id": submission_id,
+                "note": note,
+                "row_error": error,
+                **_counts(form),
+            },
+        )
+    messages.success(request, message)
+    return redirect("web:form_submissions", form_id=form.pk)
+
+
+@login_required
+@require_POST
+def form_submission_retry(request: AuthedRequest, form_id: int, submission_id: int) -> HttpResponse:
+    return _act(
+        request,
+        form_id=form_id,
+        submission_id=submission_id,
+        act=submission_retry,
+        note="Back in the queue: captured in a moment.",
+        message="The submission is back in the queue: it will be captured in a moment.",
+    )
+
+
+@login_required
+@require_POST
+def form_submission_discard(
+    request: AuthedRequest, form_id: int, submission_id: int
+) -> HttpResponse:
+    return _act(
+        request,
+        form_id=form_id,
+        submission_id=submission_id,
+        act=submission_discard,
+        note="Discarded.",
+        message="The submission is discarded: no lead was made from it.",
+    )
+
+
+@login_required
+@require_POST
+def form_submissions_retry(request: AuthedRequest, form_id: int) -> HttpResponse:
+    """Retry every failed submission of the form."""
+    _editor(request)
+    form = _form(form_id)
+    try:
+        retried = submissions_retry(actor=request.user, form_id=form.pk)
+    except errors.PermissionDenied as e:
+        raise PermissionDenied(e.message) from e
+    if retried:
+        messages.success(
+            request,
+            f"{retried} submission{'s are' if retried != 1 else ' is'} back in the queue: "
+            "captured in a moment. Any that fails again comes back here with its error.",
+        )
+    else:
+        messages.info(request, "Nothing to retry: no submission of this form has failed.")
+    return redirect("web:form_submissions", form_id=form.pk)
