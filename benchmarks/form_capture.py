@@ -195,6 +195,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--task-workers", type=int, default=1, help="`leadloop worker` processes")
     parser.add_argument(
+        "--task-nice", type=int, default=0, help="run the task workers at this nice level"
+    )
+    parser.add_argument(
         "--capture",
         choices=("during", "after"),
         default="during",
@@ -235,8 +238,8 @@ def main() -> None:
 
     def start_workers() -> list[subprocess.Popen[bytes]]:
         return [
-            subprocess.Popen([str(VENV_BIN / "leadloop"), "worker"], env={**os.environ, **env},
-                             stdout=subprocess.DEVNULL)
+            subprocess.Popen(["nice", "-n", str(args.task_nice), str(VENV_BIN / "leadloop"),
+                              "worker"], env={**os.environ, **env}, stdout=subprocess.DEVNULL)
             for _ in range(args.task_workers)
         ]  # fmt: skip
 
