@@ -171,13 +171,15 @@ def companies_attach(leads: list[LeadRef]) -> None:
     for ref in leads:
         if ref.company_domain and ref.company_name:
             names.setdefault(ref.company_domain, ref.company_name)
-    known: dict[str, int] = dict(rows_in(Company, ("domain", "id"), {"domain": wanted}))
+    found = rows_in(Company, ("domain", "id", "name"), {"domain": wanted})
+    known: dict[str, int] = {domain: pk for domain, pk, _ in found}
+    for domain, _, name in found:  # a name fills in a known company that has none
+        if name == domain and names.get(domain):
+            Company.objects.filter(domain=domain, name=domain).update(name=names[domain])
     missing = [Company(domain=d, name=names.get(d) or d) for d in wanted if d not in known]
     if missing:
         Company.objects.bulk_create(missing, ignore_conflicts=True)
         known = dict(rows_in(Company, ("domain", "id"), {"domain": wanted}))
-    for domain, name in names.items():  # a name fills in a known company that has none
-        Company.objects.filter(domain=domain, name=domain).update(name=name)
     for ref in leads:
         if ref.company_domain:
             ref.company_id = known[ref.company_domain]
