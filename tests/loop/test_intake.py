@@ -196,6 +196,26 @@ def test_a_row_that_cannot_be_captured_fails_with_its_error_and_does_not_block_t
     assert submissions_capture() == intake.CaptureRun()  # a failed row is not tried again
 
 
+def test_an_unexpected_error_fails_that_forms_rows_only(monkeypatch):
+    demo, other = FormFactory(slug="demo"), FormFactory(slug="other")
+    submission_receive(form=demo, values=VALUES)
+    submission_receive(form=other, values={**VALUES, "email": "bob@b.example"})
+    real = intake.captures_ingest
+
+    def broken_for_demo(*, captures, rule):
+        if rule == "form demo":
+            raise KeyError("lead")
+        return real(captures=captures, rule=rule)
+
+    monkeypatch.setattr(intake, "captures_ingest", broken_for_demo)
+
+    assert submissions_capture() == intake.CaptureRun(captured=1, failed=1)
+    row = FormSubmission.objects.get()
+    assert (row.form, row.status) == (demo, SubmissionStatus.FAILED)
+    assert row.error == "Unexpected error (KeyError: 'lead'); see the worker's log."
+    assert Lead.objects.get().email == "bob@b.example"
+
+
 def test_marketing_ops_retries_a_failed_row_once_fixed_or_discards_it(
     django_capture_on_commit_callbacks,
 ):

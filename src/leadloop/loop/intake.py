@@ -3,10 +3,11 @@
     POST /f/<slug> → ``submission_receive``: checked against the form (every wrong field named
     to the visitor), stored as one FormSubmission row, answered; a capture task is asked for
     → ``submissions_capture`` (a worker, ``loop.tasks.capture_submissions``): pending rows are
-    claimed in batches under a lease, each captured in its own transaction
-    (``loop.forms.submission_capture``: lead, touch, score, qualification) that also deletes
-    its row → what cannot be captured (an e-mail and external id of two different leads, …)
-    stays as a failed row with its error, for marketing ops to retry or discard.
+    claimed in batches under a lease; each form's rows are captured in one transaction that
+    also deletes them (``loop.ingest.captures_ingest``: what ``lead_capture`` does for each —
+    lead, touch, score, qualification — in bulk) → what cannot be captured (an e-mail and
+    external id of two different leads, …) stays as a failed row with its error, for
+    marketing ops to retry or discard.
 
 Why not capture in the request: a launch e-mail or a webinar reminder brings hundreds of
 submissions a second; the endpoint then costs about one INSERT each (benchmarks/form_capture.py)
@@ -27,18 +28,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from leadloop.accounts.models import User
 from leadloop.capture.forms import can_edit_forms
 from leadloop.capture.models import Form, FormSubmission, SubmissionStatus
-from leadloop.common.errors import LeadloopError, NotFound, PermissionDenied
+from leadloop.common.errors import NotFound, PermissionDenied
 from leadloop.loop.forms import (
     FormSubmitted,
     form_answer,
-    submission_capture,
     submission_check,
     submission_inputs,
     submission_rule,
@@ -176,18 +176,15 @@ def _capture_bulk(rows: list[FormSubmission]) -> tuple[int, int]:
             done = [row.pk for row, r in zip(rows, results, strict=True) if r.status != "error"]
             FormSubmission.objects.filter(pk__in=done).delete()
     except DatabaseError:
-        raise
-    except Exception:  # a bug in the bulk path: each row on its own, each with its error
-        log.exception("capturing form submissions %s in bulk failed", [row.pk for row in rows])
-        outcomes = [_capture(row) for row in rows]
-        return outcomes.count(True), outcomes.count(False)
+        raise  # the database went away: the rows are claimed again after their lease
+    except Exception as exc:  # a bug must not hold up the other forms' rows
+        log.exception("capturing form submissions %s failed", [row.pk for row in rows])
+        for row in rows:
+            _fail(row.pk, f"Unexpected error ({type(exc).__name__}: {exc}); see the worker's log.")
+        return 0, len(rows)
     for row, result in zip(rows, results, strict=True):
         if result.status == "error":
-            FormSubmission.objects.filter(pk=row.pk).update(
-                status=SubmissionStatus.FAILED,
-                claimed_until=None,
-                error=" ".join(e.msg for e in result.errors) or "The capture failed.",
-            )
+            _fail(row.pk, " ".join(e.msg for e in result.errors) or "The capture failed.")
     return len(done), len(rows) - len(done)
 
 
@@ -216,36 +213,10 @@ def _claim(n: int) -> list[int]:
     return ids
 
 
-def _capture(row: FormSubmission) -> bool:
-    error = ""
-    for attempt in (1, 2):
-        try:
-            with transaction.atomic():
-                submission_capture(form=row.form, payload=row.payload, at=row.received_at)
-                FormSubmission.objects.filter(pk=row.pk).delete()
-            return True
-        except LeadloopError as exc:
-            error = exc.message
-        except IntegrityError:
-            # Another capture wrote the same lead or company meantime: once more finds it.
-            error = (
-                "The submission's lead or company conflicts with one written at the same "
-                "moment, twice; retry it."
-            )
-            if attempt == 1:
-                continue
-        except DataError as exc:
-            error = f"A value does not fit its column ({exc}); correct the form, then retry."
-        except DatabaseError:
-            raise
-        except Exception as exc:  # a bug must not hold up the rows behind this one
-            log.exception("capturing form submission %s failed", row.pk)
-            error = f"Unexpected error ({type(exc).__name__}: {exc}); see the worker's log."
-        break
-    FormSubmission.objects.filter(pk=row.pk).update(
+def _fail(pk: int, error: str) -> None:
+    FormSubmission.objects.filter(pk=pk).update(
         status=SubmissionStatus.FAILED, claimed_until=None, error=error
     )
-    return False
 
 
 def submission_retry(*, actor: User, submission_id: int) -> None:
