@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leadloop.accounts.models import Role
@@ -154,6 +156,21 @@ def test_the_failed_page_lists_only_the_failures_of_its_form(mara):
 
     assert [cells[1] for cells in table_rows(response, "submissions")] == ["ada@analytical.example"]
     assert f'data-submission="{mine.pk}"' in text(response)
+
+
+def test_the_failed_page_reads_one_page_of_rows(mara):
+    demo = FormFactory(slug="demo")
+    _failed(demo, *(f"p{i}@a.example" for i in range(55)))
+
+    with CaptureQueriesContext(connection) as queries:
+        response = mara.get(_page(demo) + "?page=2")
+
+    shown = [cells[1] for cells in table_rows(response, "submissions")]
+    assert shown == [f"p{i}@a.example" for i in range(50, 55)]
+    reads = [
+        q["sql"] for q in queries if "capture_formsubmission" in q["sql"] and "LIMIT" in q["sql"]
+    ]
+    assert len(reads) == 1, queries.captured_queries
 
 
 # --- Retry, Discard, Retry all -----------------------------------------------------------------

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from leadloop.accounts.models import User
@@ -286,10 +286,8 @@ def submissions_waiting(*, form_ids: list[int] | None = None) -> dict[int, tuple
     return counts
 
 
-def submissions_failed(*, form_id: int) -> list[FormSubmission]:
-    """The failed submissions of a form, oldest first."""
-    return list(
-        FormSubmission.objects.filter(form_id=form_id, status=SubmissionStatus.FAILED).order_by(
-            "pk"
-        )
+def submissions_failed(*, form_id: int) -> QuerySet[FormSubmission]:
+    """The failed submissions of a form, oldest first (a query: a page reads only its rows)."""
+    return FormSubmission.objects.filter(form_id=form_id, status=SubmissionStatus.FAILED).order_by(
+        "pk"
     )
