@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import django_rq
@@ -12,6 +16,7 @@ import pytest
 import redis
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_rq.backend import Job
 from rq import SimpleWorker
@@ -76,6 +81,40 @@ def test_healthcheck_on_rq_is_run_by_a_burst_worker(rq_queue: django_rq.queues.D
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value == {"token": "rq-1", "database": connection.vendor}
     assert result.worker_ids == [worker.name]
+
+
+@pytest.mark.django_db
+def test_leadloop_worker_on_rq_runs_a_deferred_task(settings: Any, tmp_path: Path) -> None:
+    # RQ keeps a deferred job in its scheduled registry: only a worker with RQ's scheduler
+    # moves it to the queue. A Redis database of its own, as the worker reads queue "default".
+    url = _redis_url().rsplit("/", 1)[0] + "/14"
+    settings.RQ_QUEUES = {"default": {"URL": url}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    queue = django_rq.get_queue("default", job_class=Job)
+    queue.connection.flushdb()
+    result = healthcheck.using(run_after=timezone.now() - timedelta(seconds=1)).enqueue(
+        token="rq-later"
+    )
+    assert queue.count == 0  # scheduled, not queued
+
+    subprocess.run(
+        [str(Path(sys.executable).parent / "leadloop"), "worker", "--burst"],
+        env={
+            **os.environ,
+            "LEADLOOP_TASKS_BACKEND": "rq",
+            "LEADLOOP_REDIS_URL": url,
+            "LEADLOOP_DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "",
+        },
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value["token"] == "rq-later"
+    queue.connection.flushdb()
 
 
 @pytest.mark.django_db

@@ -17,13 +17,30 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--queue", default="default", help="The queue to work (default).")
+        parser.add_argument(
+            "--burst", action="store_true", help="Run what is due, then exit (e.g. from cron)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         backend = getattr(settings, "LEADLOOP_TASKS_BACKEND", "db")
         if backend == "rq":
-            call_command("rqworker", options["queue"])
+            # django-tasks-rq's Job class, and RQ's scheduler: deferred tasks (a capture of
+            # form submissions, a webhook's next attempt) wait in RQ's scheduled registry
+            # until a scheduler moves them to the queue.
+            call_command(
+                "rqworker",
+                options["queue"],
+                job_class="django_tasks_rq.Job",
+                with_scheduler=True,
+                burst=options["burst"],
+            )
         elif backend == "db":
-            call_command("db_worker", queue_name=options["queue"], startup_delay=False)
+            call_command(
+                "db_worker",
+                queue_name=options["queue"],
+                startup_delay=False,
+                batch=options["burst"],
+            )
         else:
             self.stderr.write(
                 "LEADLOOP_TASKS_BACKEND=immediate runs tasks in the web process: no worker needed."
