@@ -260,6 +260,23 @@ def test_the_hosted_page_posting_to_itself_needs_no_allowed_origin(client):
     assert Lead.objects.count() == 1
 
 
+def test_a_submission_is_kept_and_answered_when_the_task_queue_is_down(
+    client, settings, caplog, django_capture_on_commit_callbacks
+):
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}  # nothing listens there
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    FormFactory(slug="demo")
+
+    with django_capture_on_commit_callbacks(execute=True) as kicks:
+        response = _post_json(client, "demo", {"fields": GOOD})
+
+    assert (response.status_code, response.json()["ok"]) == (200, True)
+    assert FormSubmission.objects.count() == 1
+    assert len(kicks) == 1
+    assert "could not ask for a capture task" in caplog.text
+    assert submissions_capture().captured == 1  # what the scheduler's sweep then does
+
+
 def test_a_filled_honeypot_looks_like_success_and_records_nothing(client):
     FormFactory(slug="demo")
 

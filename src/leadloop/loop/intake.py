@@ -112,9 +112,15 @@ def submissions_kick() -> bool:
             return False
         _Kick.at = now
     task = capture_submissions
-    if task.get_backend().supports_defer:
-        task = task.using(run_after=timezone.now() + timedelta(seconds=KICK_SECONDS))
-    task.enqueue()
+    try:
+        if task.get_backend().supports_defer:
+            task = task.using(run_after=timezone.now() + timedelta(seconds=KICK_SECONDS))
+        task.enqueue()
+    except Exception:  # the queue is down: the submission is stored, the 60 s sweep captures it
+        log.exception("could not ask for a capture task; the scheduler's sweep will capture")
+        with _Kick.lock:
+            _Kick.at = None  # the next submission asks again
+        return False
     return True
 
 
