@@ -88,7 +88,7 @@ def _setup(env: dict[str, str]) -> str | None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, connections
 
     pg_name = None
     if connection.vendor == "postgresql":
@@ -97,7 +97,8 @@ def _setup(env: dict[str, str]) -> str | None:
             cursor.execute(f'CREATE DATABASE "{pg_name}"')
         connection.close()
         connection.settings_dict["NAME"] = pg_name
-    call_command("migrate", verbosity=0)
+    for alias in connections:  # the main database, and on SQLite the queue file
+        call_command("migrate", database=alias, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG is off, as deployed
     from form_capture_urls import FLOOR_TABLE
 
@@ -147,11 +148,9 @@ def _wrk(url: str, *, connections: int, seconds: int, script: Path) -> Load:
 
 def _waiting() -> int:
     """Submissions stored and not yet captured (pending or failed)."""
-    from django.db import connection
+    from leadloop.capture.models import FormSubmission
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM capture_formsubmission")
-        return int(cursor.fetchone()[0])
+    return FormSubmission.objects.count()
 
 
 def _drain(timeout: float = 900.0) -> float:

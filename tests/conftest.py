@@ -27,6 +27,26 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the database uses every database: on SQLite, form submissions and the
+    task queue live in the queue file (``common.database.QueueRouter``), and whatever posts a
+    form or enqueues a task reaches it. (pytest-django would give a test only "default".)"""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        names = getattr(item, "fixturenames", ())
+        if marker is not None:
+            if marker.args or "databases" in marker.kwargs:
+                continue
+            kwargs = dict(marker.kwargs)
+        elif {"transactional_db", "live_server"} & set(names):
+            kwargs = {"transaction": True}
+        elif "db" in names:
+            kwargs = {}
+        else:
+            continue
+        item.add_marker(pytest.mark.django_db(**kwargs, databases="__all__"), append=False)
+
+
 @pytest.fixture(autouse=True)
 def _process_caches_clear() -> Iterator[None]:
     """Each test starts and ends with empty per-process caches: a cached row of one test's

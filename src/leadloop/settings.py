@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from leadloop.common.database import database_config
+from leadloop.common.database import QUEUE, database_config, queue_database
 from leadloop.common.env import (
     env_bool,
     env_choice,
@@ -112,6 +112,9 @@ DATABASES = {
         prepared=env_bool("LEADLOOP_DB_PREPARED", True),
     )
 }
+if (_queue := queue_database(DATABASES["default"])) is not None:
+    DATABASES[QUEUE] = _queue  # SQLite: form submissions and the task queue, in a file of their own
+DATABASE_ROUTERS = ["leadloop.common.database.QueueRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

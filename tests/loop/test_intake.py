@@ -12,6 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from leadloop.accounts.models import Role
 from leadloop.capture.models import Channel, FormSubmission, SubmissionStatus, Touch
+from leadloop.common.database import queue_alias
 from leadloop.common.errors import NotFound, PermissionDenied
 from leadloop.leads.models import Lead
 from leadloop.loop import intake
@@ -73,7 +74,7 @@ def test_a_received_submission_is_stored_then_captured_as_the_request_would_have
     CampaignFactory(slug="q2", channel=Channel.PAID_SOCIAL)
     form = FormFactory(slug="demo", consent_text="ACME may e-mail me.", consent_required=True)
 
-    with django_capture_on_commit_callbacks(execute=False) as kicks:
+    with django_capture_on_commit_callbacks(execute=False, using=queue_alias()) as kicks:
         done = submission_receive(
             form=form, values=VALUES, page_url=PAGE, referrer="https://www.linkedin.com/"
         )
@@ -226,7 +227,7 @@ def test_marketing_ops_retries_a_failed_row_once_fixed_or_discards_it(
     with pytest.raises(PermissionDenied):
         submission_retry(actor=UserFactory(role=Role.SALES_REP), submission_id=row.pk)
     Lead.objects.filter(external_id="crm-demo").update(external_id="crm-old")  # resolved
-    with django_capture_on_commit_callbacks(execute=False) as kicks:
+    with django_capture_on_commit_callbacks(execute=False, using=queue_alias()) as kicks:
         submission_retry(actor=mara, submission_id=row.pk)
 
     assert len(kicks) == 1

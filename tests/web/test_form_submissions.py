@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leadloop.accounts.models import Role
 from leadloop.capture.models import Form, FormSubmission, SubmissionStatus
+from leadloop.common.database import queue_alias
 from leadloop.leads.models import Lead
 from leadloop.loop.forms import submission_check
 from leadloop.loop.intake import submission_receive, submissions_capture
@@ -162,7 +163,7 @@ def test_the_failed_page_reads_one_page_of_rows(mara):
     demo = FormFactory(slug="demo")
     _failed(demo, *(f"p{i}@a.example" for i in range(55)))
 
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connections[queue_alias()]) as queries:
         response = mara.get(_page(demo) + "?page=2")
 
     shown = [cells[1] for cells in table_rows(response, "submissions")]
@@ -183,7 +184,7 @@ def test_retrying_puts_the_submission_back_in_the_queue_to_be_captured_once_fixe
     (failed,) = _failed(demo, "ada@analytical.example")
     Lead.objects.filter(external_id="crm-demo-0").update(external_id="crm-old")  # merged
 
-    with django_capture_on_commit_callbacks(execute=False) as kicks:
+    with django_capture_on_commit_callbacks(execute=False, using=queue_alias()) as kicks:
         response = mara.post(f"{_page(demo)}{failed.pk}/retry/")
 
     assert response.status_code == 302
@@ -248,7 +249,7 @@ def test_retry_all_puts_every_failure_of_the_form_back_and_nothing_else(
     _failed(demo, "ada@analytical.example", "eve@e.example")
     (elsewhere,) = _failed(other, "zed@z.example")
 
-    with django_capture_on_commit_callbacks(execute=False) as kicks:
+    with django_capture_on_commit_callbacks(execute=False, using=queue_alias()) as kicks:
         response = mara.post(f"{_page(demo)}retry/")
 
     assert response.status_code == 302

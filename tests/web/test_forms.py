@@ -10,6 +10,7 @@ from django.test import Client
 
 from leadloop.accounts.models import Role
 from leadloop.capture.models import Form, FormSubmission, Touch
+from leadloop.common.database import queue_alias
 from leadloop.leads.models import Lead
 from leadloop.loop.intake import submissions_capture
 from tests.accounts.factories import UserFactory
@@ -267,7 +268,7 @@ def test_a_submission_is_kept_and_answered_when_the_task_queue_is_down(
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     FormFactory(slug="demo")
 
-    with django_capture_on_commit_callbacks(execute=True) as kicks:
+    with django_capture_on_commit_callbacks(execute=True, using=queue_alias()) as kicks:
         response = _post_json(client, "demo", {"fields": GOOD})
 
     assert (response.status_code, response.json()["ok"]) == (200, True)

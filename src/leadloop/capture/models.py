@@ -174,7 +174,11 @@ class FormSubmission(models.Model):
     properties, external id), as the form mapped them when the submission arrived.
     """
 
-    form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="submissions")
+    # On SQLite the submissions live in a file of their own (``common.database.QueueRouter``),
+    # so no constraint ties them to the form; forms are archived, never deleted.
+    form = models.ForeignKey(
+        Form, on_delete=models.DO_NOTHING, db_constraint=False, related_name="submissions"
+    )
     received_at = models.DateTimeField()
     payload = models.JSONField()
     status = models.CharField(

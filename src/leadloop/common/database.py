@@ -74,6 +74,74 @@ def prepared_cursor(conn: BaseDatabaseWrapper | None = None) -> CursorWrapper:
     return conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
 
 
+# On SQLite, what is written most often and by the most processes at once lives in a file of
+# its own beside the main one, the queue file: public form submissions (capture.FormSubmission)
+# and the database task backend's queue (django_tasks_db). SQLite has one writer per file: in
+# the main file the form endpoint's one-row INSERT, and each web process's request for a
+# capture task, waited for the capture worker's batch transactions (leads, changes, touches),
+# which hold the lock for a tenth of a second each. PostgreSQL locks rows, so there everything
+# stays in the main database (no "queue" alias; the router then sends everything to
+# "default"). Code that enqueues a task in a transaction does it on commit already, as the
+# Redis backend needs.
+QUEUE = "queue"
+_QUEUE_APPS = frozenset({"django_tasks_database"})  # django_tasks_db's label
+_QUEUE_MODELS = frozenset({"capture.formsubmission"})
+
+
+def queue_database(default: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``DATABASES`` entry of the queue file beside `default`'s SQLite file; None for
+    PostgreSQL."""
+    if not default["ENGINE"].endswith("sqlite3"):
+        return None
+    path = Path(default["NAME"])
+    return sqlite_config(path.with_name(f"{path.stem}-queue{path.suffix or '.sqlite3'}"))
+
+
+def queue_alias() -> str:
+    """The alias of the queue's database: "queue" where it is configured, else "default"."""
+    from django.conf import settings
+
+    return QUEUE if QUEUE in settings.DATABASES else "default"
+
+
+def _queued(app_label: str, model_name: str | None) -> bool:
+    return app_label in _QUEUE_APPS or f"{app_label}.{model_name}" in _QUEUE_MODELS
+
+
+class QueueRouter:
+    """Form submissions and the task queue in the queue database (when there is one),
+    everything else in "default".
+
+    A submission's form is a reference across the two files (no foreign key constraint):
+    forms are archived, never deleted.
+    """
+
+    def _queued(self, model_or_obj: Any) -> bool:
+        # (The database cache routes a stand-in whose _meta has no label; a relation may be
+        # set from a lazy object, request.user.)
+        meta = model_or_obj._meta
+        return hasattr(meta, "label_lower") and _queued(meta.app_label, meta.model_name)
+
+    def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
+        # Every other model is in "default", also when reached from a submission (Django would
+        # otherwise look a submission's form up in the submission's database).
+        return queue_alias() if self._queued(model) else "default"
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+        return True if self._queued(obj1) or self._queued(obj2) else None
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
+        if queue_alias() == "default":
+            return None
+        if _queued(app_label, model_name):
+            return db == QUEUE
+        return False if db == QUEUE else None
+
+
 def sqlite_config(path: Path) -> dict[str, Any]:
     """SQLite in WAL mode, with a busy timeout and IMMEDIATE transactions.
 

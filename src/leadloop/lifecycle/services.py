@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leadloop.accounts.models import User
+from leadloop.common.bulk import instances_insert
 from leadloop.common.errors import Conflict, LeadloopError
 from leadloop.leads.models import Lead, Stage
 from leadloop.lifecycle.models import StageChange
@@ -267,7 +268,7 @@ def stage_history_load(
         changes.extend(stage_history_apply(lead, steps, strict=strict, now=now))
         (existing if lead.pk else new).append(lead)
     if new:
-        Lead.objects.bulk_create(new, batch_size=batch_size)
+        instances_insert(new, batch_size=batch_size)
     if existing:
         for lead in existing:
             lead.updated_at = now  # bulk_update skips auto_now
@@ -276,7 +277,7 @@ def stage_history_load(
         )
     for change in changes:
         change.lead_id = change.lead.pk  # the pk of a lead inserted above
-    return StageChange.objects.bulk_create(changes, batch_size=batch_size)
+    return instances_insert(changes, batch_size=batch_size)
 
 
 @transaction.atomic

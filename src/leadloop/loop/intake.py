@@ -3,11 +3,12 @@
     POST /f/<slug> → ``submission_receive``: checked against the form (every wrong field named
     to the visitor), stored as one FormSubmission row, answered; a capture task is asked for
     → ``submissions_capture`` (a worker, ``loop.tasks.capture_submissions``): pending rows are
-    claimed in batches under a lease; each form's rows are captured in one transaction that
-    also deletes them (``loop.ingest.captures_ingest``: what ``lead_capture`` does for each —
-    lead, touch, score, qualification — in bulk) → what cannot be captured (an e-mail and
-    external id of two different leads, …) stays as a failed row with its error, for
-    marketing ops to retry or discard.
+    claimed in batches under a lease; each form's rows are captured in one transaction
+    (``loop.ingest.captures_ingest``: what ``lead_capture`` does for each — lead, touch, score,
+    qualification — in bulk) and deleted (on SQLite the rows live in the queue file, so right
+    after that transaction's commit; see ``common.database``) → what cannot be captured (an
+    e-mail and external id of two different leads, …) stays as a failed row with its error,
+    for marketing ops to retry or discard.
 
 Why not capture in the request: a launch e-mail or a webinar reminder brings hundreds of
 submissions a second; the endpoint then costs about one INSERT each (benchmarks/form_capture.py)
@@ -28,13 +29,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from leadloop.accounts.models import User
 from leadloop.capture.forms import can_edit_forms
 from leadloop.capture.models import Form, FormSubmission, SubmissionStatus
+from leadloop.common.database import prepared_cursor, queue_alias
 from leadloop.common.errors import NotFound, PermissionDenied
 from leadloop.loop.forms import (
     FormSubmitted,
@@ -66,16 +69,20 @@ def submission_receive(
         form=form, values=values, page_url=page_url, referrer=referrer, at=at
     )
     if payload is not None:
-        _store(form_id=form.pk, at=at, payload=payload)
-        transaction.on_commit(submissions_kick)
+        alias = queue_alias()
+        _store(connections[alias], form_id=form.pk, at=at, payload=payload)
+        transaction.on_commit(submissions_kick, using=alias)
     return form_answer(form)
 
 
-def _store(*, form_id: int, at: datetime, payload: dict[str, Any]) -> None:
+def _store(
+    connection: BaseDatabaseWrapper, *, form_id: int, at: datetime, payload: dict[str, Any]
+) -> None:
     """Insert one pending row: the endpoint's only statement, so without the ORM (building the
-    INSERT cost more than the rest of a submission's checks)."""
+    INSERT cost more than the rest of a submission's checks); on PostgreSQL prepared once per
+    connection, its values bound by the server."""
     value = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(
             f"INSERT INTO {FormSubmission._meta.db_table} "
             "(form_id, received_at, payload, status, attempts, error) "
@@ -149,13 +156,13 @@ def submissions_capture(*, limit: int | None = None) -> CaptureRun:
         ids = _claim(batch)
         if not ids:
             break
-        rows = FormSubmission.objects.filter(pk__in=ids).select_related("form").order_by("pk")
         by_form: dict[int, list[FormSubmission]] = {}
-        for row in rows:
+        for row in FormSubmission.objects.filter(pk__in=ids).order_by("pk"):
             by_form.setdefault(row.form_id, []).append(row)
-        for group in by_form.values():
+        forms = Form.objects.in_bulk(by_form)
+        for form_id, group in by_form.items():
             started = time.monotonic()
-            done, errors = _capture_bulk(group)
+            done, errors = _capture_bulk(forms[form_id], group)
             captured += done
             failed += errors
             if connection.vendor == "sqlite":
@@ -165,11 +172,14 @@ def submissions_capture(*, limit: int | None = None) -> CaptureRun:
     return CaptureRun(captured=captured, failed=failed)
 
 
-def _capture_bulk(rows: list[FormSubmission]) -> tuple[int, int]:
+def _capture_bulk(form: Form, rows: list[FormSubmission]) -> tuple[int, int]:
     """Capture one form's rows with ``loop.ingest.captures_ingest`` (the bulk path, as
-    ``lead_capture`` would one by one) and delete them in the same transaction; a row the bulk
-    path answers with an error is marked failed. (captured, failed)."""
-    form = rows[0].form
+    ``lead_capture`` would one by one) and delete them: in the same transaction when they live
+    in the main database, right after its commit when in their own SQLite file (a worker
+    stopped in between leaves them to be captured again, which changes nothing: see the
+    module's docstring). A row the bulk path answers with an error is marked failed.
+    (captured, failed)."""
+    apart = queue_alias() != DEFAULT_DB_ALIAS
     try:
         with transaction.atomic():
             results = captures_ingest(
@@ -180,6 +190,9 @@ def _capture_bulk(rows: list[FormSubmission]) -> tuple[int, int]:
                 rule=submission_rule(form),
             )
             done = [row.pk for row, r in zip(rows, results, strict=True) if r.status != "error"]
+            if not apart:
+                FormSubmission.objects.filter(pk__in=done).delete()
+        if apart:
             FormSubmission.objects.filter(pk__in=done).delete()
     except DatabaseError:
         raise  # the database went away: the rows are claimed again after their lease
@@ -196,7 +209,7 @@ def _capture_bulk(rows: list[FormSubmission]) -> tuple[int, int]:
 
 def _claim(n: int) -> list[int]:
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(using=queue_alias()):
         FormSubmission.objects.filter(
             status=SubmissionStatus.PENDING, attempts__gte=MAX_ATTEMPTS, claimed_until__lt=now
         ).update(
@@ -231,7 +244,7 @@ def submission_retry(*, actor: User, submission_id: int) -> None:
     FormSubmission.objects.filter(pk=submission_id).update(
         status=SubmissionStatus.PENDING, claimed_until=None, attempts=0, error=""
     )
-    transaction.on_commit(_kick_now)
+    transaction.on_commit(_kick_now, using=queue_alias())
 
 
 def submissions_retry(*, actor: User, form_id: int) -> int:
@@ -242,7 +255,7 @@ def submissions_retry(*, actor: User, form_id: int) -> int:
         status=SubmissionStatus.PENDING, claimed_until=None, attempts=0, error=""
     )
     if retried:
-        transaction.on_commit(_kick_now)
+        transaction.on_commit(_kick_now, using=queue_alias())
     return retried
 
 

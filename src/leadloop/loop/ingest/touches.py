@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from leadloop.capture.models import Touch
 from leadloop.capture.services import touch_external_id
+from leadloop.common.database import prepared_cursor
 from leadloop.leads.models import Lead
 from leadloop.loop.ingest.items import IngestResult, Item
 from leadloop.loop.ingest.leads import rows_in
@@ -114,7 +115,7 @@ def _touch_rows_insert(rows: list[dict[str, Any]]) -> None:
         values.append(value)
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields if f.column)
     marks = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # PostgreSQL: prepared once, parameters bound there
         cursor.executemany(
             f"INSERT INTO {connection.ops.quote_name(Touch._meta.db_table)} ({names}) "
             f"VALUES ({marks})",
