@@ -170,6 +170,19 @@ def test_a_row_interrupted_too_often_is_marked_failed_for_someone_to_look_at():
     assert row.error.startswith(f"Capturing this submission was interrupted {MAX_ATTEMPTS} times")
 
 
+def test_a_claim_fails_the_spent_rows_it_meets_and_claims_the_others():
+    form = FormFactory(slug="demo")
+    for i in range(3):
+        submission_receive(form=form, values={**VALUES, "email": f"p{i}@analytical.example"})
+    spent, *fresh = FormSubmission.objects.order_by("pk")
+    FormSubmission.objects.filter(pk=spent.pk).update(attempts=MAX_ATTEMPTS)
+
+    assert intake._claim(2) == [fresh[0].pk]  # of the two oldest, one was spent
+    assert FormSubmission.objects.get(pk=spent.pk).status == SubmissionStatus.FAILED
+    assert intake._claim(2) == [fresh[1].pk]
+    assert intake._claim(2) == []  # the others are held under their lease
+
+
 def _conflicting_row(slug: str = "demo", email: str = "ada@analytical.example") -> FormSubmission:
     """A stored submission whose e-mail is one lead's and external id another's."""
     form = FormFactory(slug=slug)

@@ -166,8 +166,10 @@ def submissions_capture(*, limit: int | None = None) -> CaptureRun:
             captured += done
             failed += errors
             if connection.vendor == "sqlite":
-                # SQLite has one writer at a time and the endpoint's INSERTs wait in its
-                # sleeping busy handler: leave the lock free as long as this batch held it.
+                # SQLite has one writer at a time, and whoever else writes to the main file
+                # (people in the UI, the API, an import) waits in its sleeping busy handler:
+                # leave the lock free as long as this batch held it. (The form endpoint
+                # writes to the queue file: it does not wait for this.)
                 time.sleep(min(time.monotonic() - started, YIELD_MAX))
     return CaptureRun(captured=captured, failed=failed)
 
@@ -208,28 +210,32 @@ def _capture_bulk(form: Form, rows: list[FormSubmission]) -> tuple[int, int]:
 
 
 def _claim(n: int) -> list[int]:
+    """Claim up to `n` pending rows, oldest first, that no worker holds (never claimed, or its
+    lease ended); one of those a worker was stopped on MAX_ATTEMPTS times is marked failed
+    instead. Reads only the rows it returns or fails (a backlog of thousands costs nothing)."""
     now = timezone.now()
     with transaction.atomic(using=queue_alias()):
-        FormSubmission.objects.filter(
-            status=SubmissionStatus.PENDING, attempts__gte=MAX_ATTEMPTS, claimed_until__lt=now
-        ).update(
-            status=SubmissionStatus.FAILED,
-            claimed_until=None,
-            error=f"Capturing this submission was interrupted {MAX_ATTEMPTS} times (the "
-            "worker stopped mid-way); see the worker's log, then retry it.",
-        )
-        ids = list(
+        rows = list(
             FormSubmission.objects.filter(status=SubmissionStatus.PENDING)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .order_by("pk")
             .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:n]
+            .values_list("pk", "attempts")[:n]
         )
+        spent = [pk for pk, attempts in rows if attempts >= MAX_ATTEMPTS]
+        ids = [pk for pk, attempts in rows if attempts < MAX_ATTEMPTS]
+        if spent:
+            FormSubmission.objects.filter(pk__in=spent).update(
+                status=SubmissionStatus.FAILED,
+                claimed_until=None,
+                error=f"Capturing this submission was interrupted {MAX_ATTEMPTS} times (the "
+                "worker stopped mid-way); see the worker's log, then retry it.",
+            )
         if ids:
             FormSubmission.objects.filter(pk__in=ids).update(
                 claimed_until=now + LEASE, attempts=F("attempts") + 1
             )
-    return ids
+    return ids if ids or not spent else _claim(n)
 
 
 def _fail(pk: int, error: str) -> None:
