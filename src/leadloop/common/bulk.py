@@ -4,12 +4,14 @@
 compiler (``pre_save_val``, ``prepare_value``, ``field_as_sql``): for a 40-column ``Lead`` that
 cost ~0.3 ms a row on this project's reference machine, more than the database's own work, and
 it was most of what capturing a form submission cost the worker. This inserts the same rows
-with the same statement (one multi-row ``INSERT … RETURNING`` per batch, so primary keys come
-back in order as with ``bulk_create``): values a field would pass through unchanged (a ``str``
-for a text column, an ``int`` for an integer or a foreign key, a ``bool``, a ``float``, a
-``None`` where nulls are allowed) are taken as they are; every other value goes through the
-field's own ``get_db_prep_save``, exactly as ``bulk_create`` would. ``auto_now`` and
-``auto_now_add`` fields are stamped by their own ``pre_save``. No signals, as ``bulk_create``.
+— on SQLite with ``bulk_create``'s statement (a multi-row ``INSERT … RETURNING`` per batch,
+primary keys back in order), on PostgreSQL one row's ``INSERT … RETURNING`` prepared and
+pipelined — and adapts values as follows: a value its field would pass through unchanged (a
+``str`` for a text column, an ``int`` for an integer or a foreign key, a ``bool``, a
+``float``, a ``None`` where nulls are allowed) is taken as it is; every other value goes
+through the field's own ``get_db_prep_save``, as ``bulk_create`` would. A field whose
+``pre_save`` does something (``auto_now``, ``auto_now_add``, a file) runs it first. No
+signals, as ``bulk_create``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def _plain_type(field: models.Field[Any, Any]) -> type | None:
     return None
 
 
+def _stamps(field: models.Field[Any, Any]) -> bool:
+    """Whether `field`'s ``pre_save`` sets or changes its value (else it only reads it)."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return True
+    plain = (models.Field.pre_save, models.DateField.pre_save, models.DateTimeField.pre_save)
+    return type(field).pre_save not in plain
+
+
 def instances_insert(objs: Sequence[M], *, batch_size: int | None = None) -> list[M]:
     """Insert unsaved instances of one model as ``bulk_create(objs, batch_size)`` would: the
     same rows, primary keys set on the instances, ``_state`` saved. Returns `objs`."""
@@ -80,9 +90,7 @@ def instances_insert(objs: Sequence[M], *, batch_size: int | None = None) -> lis
         raise ValueError(
             f"instances_insert needs an auto pk and no database-side values ({meta.label})."
         )
-    stamped = [
-        f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-    ]
+    stamped = [f for f in fields if _stamps(f)]
     columns_of: list[tuple[str, type | None, bool, Callable[..., Any]]] = [
         (
             f.attname,
@@ -95,7 +103,7 @@ def instances_insert(objs: Sequence[M], *, batch_size: int | None = None) -> lis
     if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
         return model._default_manager.using(alias).bulk_create(objs, batch_size=batch_size)
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields if f.column)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
     returning = f"RETURNING {quote(meta.db_table)}.{quote(pk.column or 'id')}"
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {{rows}} {returning}"
