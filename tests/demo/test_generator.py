@@ -9,11 +9,14 @@ from django.db.models import F, Max, Q
 
 from leadloop.accounts.models import Team, User
 from leadloop.agreements.models import AgreementVersion
-from leadloop.capture.models import Campaign, Channel, Touch
+from leadloop.capture.models import Campaign, Channel, Form, Touch
+from leadloop.content.models import ContentOffer
+from leadloop.demo.forms import demo_forms_ensure
 from leadloop.demo.generator import demo_generate, demo_reset
 from leadloop.demo.pools import FREE_MAIL_DOMAINS
 from leadloop.leads.models import Company, Lead, Stage
 from leadloop.lifecycle.models import StageChange
+from leadloop.loop.intake import submissions_capture
 from leadloop.scoring.models import QualifyThresholds
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +38,7 @@ def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
         # The demo's agreement (approved by its people) and the thresholds it set in scoring.
         AgreementVersion.objects.all().delete()
         QualifyThresholds.objects.all().delete()
+        Form.objects.all().delete()  # forms outlive a reset (they are never deleted in use)
         User.objects.all().delete()
         Team.objects.all().delete()
 
@@ -116,3 +120,31 @@ def test_conversion_rates_look_like_b2b(demo):
 
     assert 0.08 <= mqls / leads <= 0.25
     assert 0.2 <= sqls / mqls <= 0.5
+
+
+def test_the_demo_has_the_forms_a_b2b_site_has_and_they_capture(demo, client):
+    forms = {f.slug: f for f in Form.objects.select_related("content_offer", "created_by")}
+    downloads = [f for f in forms.values() if f.content_offer is not None]
+
+    assert {"contact-sales", "request-a-demo"} <= set(forms)
+    assert len(downloads) == 3
+    assert all(f.content_offer.is_gated and f.consent_required for f in downloads)
+    assert all(f.redirect_url == f.content_offer.url for f in downloads)
+    assert {f.created_by.username for f in forms.values()} == {"marketing"}
+    ensured = demo_forms_ensure(
+        marketing=User.objects.get(username="marketing"),
+        offers=list(ContentOffer.objects.all()),
+        today=NOW.date(),
+    )
+    assert (ensured, Form.objects.count()) == (5, len(forms))  # again: the same five
+
+    response = client.post(
+        "/f/contact-sales",
+        {"email": "ada@analytical.example", "first_name": "Ada", "last_name": "Lovelace",
+         "company": "Analytical Engines", "message": "Pricing for 40 seats?"},
+        HTTP_ACCEPT="application/json",
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert submissions_capture().captured == 1
+    lead = Lead.objects.get(email="ada@analytical.example")
+    assert lead.attributes["message"] == "Pricing for 40 seats?"

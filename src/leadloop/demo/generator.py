@@ -35,6 +35,7 @@ from leadloop.common.errors import Conflict
 from leadloop.content.models import ContentKind, ContentOffer
 from leadloop.demo import pools
 from leadloop.demo.agreement import demo_agreement_ensure
+from leadloop.demo.forms import demo_forms_ensure
 from leadloop.demo.staff import MARKETING, SALES_AMERICAS, SALES_EMEA, Staff, demo_staff_ensure
 from leadloop.leads.models import Company, Lead, Seniority, Stage
 from leadloop.lifecycle.models import StageChange
@@ -144,6 +145,7 @@ def demo_generate(
     staff = demo_staff_ensure()
     agreement = demo_agreement_ensure(staff=staff, since=end - timedelta(days=DAYS))
     catalog = _catalog_ensure(rng, end)
+    demo_forms_ensure(marketing=staff.users["marketing"], offers=catalog.offers, today=end.date())
     world = _World(rng=rng, now=end, staff=staff, catalog=catalog)
     world.agreement_version = agreement.number
     totals = [0, 0, 0, 0]
