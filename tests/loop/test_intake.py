@@ -16,7 +16,12 @@ from leadloop.common.database import queue_alias
 from leadloop.common.errors import NotFound, PermissionDenied
 from leadloop.leads.models import Lead
 from leadloop.loop import intake
-from leadloop.loop.forms import SubmissionInvalid, form_submit, submission_check
+from leadloop.loop.forms import (
+    SubmissionInvalid,
+    submission_check,
+    submission_inputs,
+    submission_rule,
+)
 from leadloop.loop.intake import (
     MAX_ATTEMPTS,
     submission_discard,
@@ -26,6 +31,7 @@ from leadloop.loop.intake import (
     submissions_kick,
     submissions_waiting,
 )
+from leadloop.loop.services import lead_capture
 from leadloop.loop.tasks import capture_submissions
 from tests.accounts.factories import UserFactory
 from tests.capture.factories import CampaignFactory
@@ -80,7 +86,7 @@ def test_a_received_submission_is_stored_then_captured_as_the_request_would_have
         )
 
     row = FormSubmission.objects.get()
-    assert (done.captured, done.message) == (None, "Thanks, we will be in touch within a day.")
+    assert (done.redirect, done.message) == ("", "Thanks, we will be in touch within a day.")
     assert (row.status, row.attempts, Lead.objects.count()) == (SubmissionStatus.PENDING, 0, 0)
     assert len(kicks) == 1  # a capture task is asked for once the row is committed
     assert row.payload["lead"]["email"] == "ada@analytical.example"
@@ -92,14 +98,9 @@ def test_a_received_submission_is_stored_then_captured_as_the_request_would_have
     assert lead.consent_at == row.received_at
     assert Touch.objects.get().occurred_at == row.received_at
 
-    Lead.objects.all().delete()
-    form_submit(
-        form=form,
-        values=VALUES,
-        page_url=PAGE,
-        referrer="https://www.linkedin.com/",
-        at=row.received_at,
-    )
+    Lead.objects.all().delete()  # the same payload, captured by lead_capture in one call
+    data, touch = submission_inputs(form=form, payload=row.payload, at=row.received_at)
+    lead_capture(data=data, touch=touch, rule=submission_rule(form))
     assert _lead_and_touch() == queued
 
 

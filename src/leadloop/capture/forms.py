@@ -6,8 +6,8 @@ definition and raise one :class:`FormInvalid` that lists every problem, each wit
 of the input it is about (``("fields", 2, "name")``, ``("allowed_origins", 0)``), so the
 builder shows each message beside its input.
 
-Submissions (``leadloop.loop.forms.form_submit``) record touches whose external id starts with
-``f:<form id>:``; the form list counts them from there.
+Submissions (``leadloop.loop.forms.submission_check``) record touches whose external id starts
+with ``f:<form id>:``; the form list counts them from there.
 """
 
 from __future__ import annotations

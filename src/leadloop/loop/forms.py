@@ -3,14 +3,14 @@
     values posted to /f/<slug> (hosted page, HTML post, or the embed's JSON)
     → checked against the form's definition (every problem named by its field)
     → the honeypot: filled means a bot; answer as if all went well and record nothing
-    → LeadData (identity fields, custom attributes, consent with its text and time)
-    → TouchInput (form fill, or content download when the form gates an offer; attribution
-      parsed from the URL and referrer of the page the form was posted from)
-    → ``loop.services.lead_capture``: the lead is created or updated and the touch recorded.
-
-The public endpoint stops after the honeypot: it stores the checked submission (its payload,
-``submission_check``) and answers at once; a worker captures it a moment later
-(``loop.intake``). ``form_submit`` does both steps at once.
+    → the lead's fields (identity fields, custom attributes, consent with its text) and the
+      touch's, with the external id that makes a repeat within DEDUPE_SECONDS one touch
+    → stored as a payload (``submission_check``), and the visitor answered at once
+    → a moment later a worker captures it (``loop.intake``): ``submission_inputs`` turns the
+      payload into LeadData and TouchInput (form fill, or content download when the form gates
+      an offer; attribution parsed from the URL and referrer of the page the form was posted
+      from), and the lead is created or updated and the touch recorded, in bulk
+      (``loop.ingest.captures_ingest``, what ``loop.services.lead_capture`` does for one).
 
 A silent honeypot (HubSpot's way): a bot that learns it was caught only tries another way.
 """
@@ -28,7 +28,6 @@ from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
 from django.db import models
-from django.utils import timezone
 
 from leadloop.capture.attribution import attribution_parse
 from leadloop.capture.forms import (
@@ -44,7 +43,6 @@ from leadloop.common.errors import LeadloopError
 from leadloop.content.models import ContentOffer
 from leadloop.leads.models import Company, Lead
 from leadloop.leads.services import EmailInvalid, LeadData, email_normalize
-from leadloop.loop.services import Captured, lead_capture
 
 HONEYPOT: Final = "website"
 CONSENT: Final = "consent"
@@ -78,7 +76,8 @@ class SubmissionInvalid(LeadloopError):
 
 @dataclass(frozen=True)
 class FormSubmitted:
-    captured: Captured | None  # None when the honeypot caught a bot
+    """What the visitor is shown after a submission: a redirect, or the message."""
+
     redirect: str
     message: str
 
@@ -219,13 +218,6 @@ def submission_check(
     }
 
 
-def submission_capture(*, form: Form, payload: Mapping[str, Any], at: datetime) -> Captured:
-    """Capture a checked submission (``submission_check``'s payload) received at `at`: the lead
-    is created or updated and its touch recorded once. Raises what ``lead_capture`` raises."""
-    data, touch = submission_inputs(form=form, payload=payload, at=at)
-    return lead_capture(data=data, touch=touch, rule=submission_rule(form))
-
-
 def submission_rule(form: Form) -> str:
     """The rule a new lead's lifecycle entry names."""
     return f"form {form.slug}"
@@ -268,37 +260,6 @@ def submission_inputs(
     return data, touch_input
 
 
-def form_submit(
-    *,
-    form: Form,
-    values: Mapping[str, Any],
-    page_url: str = "",
-    referrer: str = "",
-    at: datetime | None = None,
-) -> FormSubmitted:
-    """Check `values` against `form`, then capture the lead and record its touch, once, now.
-
-    `page_url` and `referrer` are those of the page the form was on: its UTM parameters
-    attribute the touch. Raises SubmissionInvalid naming every wrong field. A filled honeypot
-    returns the normal answer and records nothing. Identical values posted again within
-    DEDUPE_SECONDS add no second touch. (The public endpoint stores the checked submission
-    and lets a worker capture it: ``loop.intake``.)
-    """
-    done = FormSubmitted(
-        captured=None, redirect=form.redirect_url, message=form.thank_you_message or _THANKS
-    )
-    at = at or timezone.now()
-    payload = submission_check(
-        form=form, values=values, page_url=page_url, referrer=referrer, at=at
-    )
-    if payload is None:
-        return done
-    captured = submission_capture(form=form, payload=payload, at=at)
-    return FormSubmitted(captured=captured, redirect=done.redirect, message=done.message)
-
-
 def form_answer(form: Form) -> FormSubmitted:
     """What the page says after a submission (nothing captured yet)."""
-    return FormSubmitted(
-        captured=None, redirect=form.redirect_url, message=form.thank_you_message or _THANKS
-    )
+    return FormSubmitted(redirect=form.redirect_url, message=form.thank_you_message or _THANKS)

@@ -58,13 +58,21 @@ KICK_SECONDS: Final = 1.0  # at most one capture task per web process per this m
 
 
 def submission_receive(
-    *, form: Form, values: Mapping[str, Any], page_url: str = "", referrer: str = ""
+    *,
+    form: Form,
+    values: Mapping[str, Any],
+    page_url: str = "",
+    referrer: str = "",
+    at: datetime | None = None,
 ) -> FormSubmitted:
-    """Check `values` against `form` and store the submission for a worker to capture.
+    """Check `values` against `form` and store the submission, received at `at` (now), for a
+    worker to capture.
 
-    Raises SubmissionInvalid naming every wrong field. A filled honeypot stores nothing.
+    `page_url` and `referrer` are those of the page the form was on: its UTM parameters
+    attribute the touch. Raises SubmissionInvalid naming every wrong field. A filled honeypot
+    stores nothing and is answered as usual.
     """
-    at = timezone.now()
+    at = at or timezone.now()
     payload = submission_check(
         form=form, values=values, page_url=page_url, referrer=referrer, at=at
     )
