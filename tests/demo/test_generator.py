@@ -9,7 +9,8 @@ from django.db.models import F, Max, Q
 
 from leadloop.accounts.models import Team, User
 from leadloop.agreements.models import AgreementVersion
-from leadloop.capture.models import Campaign, Channel, Form, Touch
+from leadloop.capture.forms import SUBMISSION_PREFIX, form_list
+from leadloop.capture.models import Campaign, Channel, Form, Touch, TouchKind
 from leadloop.content.models import ContentOffer
 from leadloop.demo.forms import demo_forms_ensure
 from leadloop.demo.generator import demo_generate, demo_reset
@@ -136,7 +137,9 @@ def test_the_demo_has_the_forms_a_b2b_site_has_and_they_capture(demo, client):
         offers=list(ContentOffer.objects.all()),
         today=NOW.date(),
     )
-    assert (ensured, Form.objects.count()) == (5, len(forms))  # again: the same five
+    assert (len(ensured), Form.objects.count()) == (5, len(forms))  # again: the same five
+    assert ensured.request_demo == forms["request-a-demo"]
+    assert set(ensured.gated.values()) == set(downloads)
 
     response = client.post(
         "/f/contact-sales",
@@ -148,3 +151,24 @@ def test_the_demo_has_the_forms_a_b2b_site_has_and_they_capture(demo, client):
     assert submissions_capture().captured == 1
     lead = Lead.objects.get(email="ada@analytical.example")
     assert lead.attributes["message"] == "Pricing for 40 seats?"
+
+
+def test_the_demos_form_fills_are_filed_under_its_forms(demo):
+    forms = {f.slug: f for f in Form.objects.all()}
+    rows = {row.form.slug: row for row in form_list(since=NOW - dt.timedelta(days=800))}
+    filed = Touch.objects.filter(external_id__startswith=SUBMISSION_PREFIX)
+
+    assert rows["contact-sales"].submissions_since > 0
+    assert rows["request-a-demo"].submissions_since > 0
+    assert sum(r.submissions_since for r in rows.values()) == filed.count()
+    for touch in filed.select_related("content_offer"):
+        form = forms[touch.properties["form"]]
+        assert touch.properties == {"form": form.slug, "form_id": form.pk}
+        assert touch.external_id.startswith(f"{SUBMISSION_PREFIX}{form.pk}:")
+        if form.content_offer_id:
+            assert touch.content_offer_id == form.content_offer_id
+            assert touch.kind in {TouchKind.CONTENT_DOWNLOAD, TouchKind.WEBINAR}
+        else:
+            assert touch.kind == TouchKind.FORM_FILL
+    unfiled = Touch.objects.filter(kind=TouchKind.FORM_FILL).exclude(pk__in=filed)
+    assert unfiled.exists()  # newsletter sign-ups: no demo form stands for them

@@ -65,9 +65,9 @@ def test_the_list_shows_submissions_this_month_and_the_last_one(mara):
     response = mara.get("/forms/")
 
     cells = row(response, "forms", "form", "demo")
-    assert cells[:4] == ["Demo request", "/f/demo", "—", "2"]
-    assert cells[4].endswith("ago")
-    assert row(response, "forms", "form", "quiet")[3:5] == ["0", "never"]
+    assert cells[:3] == ["Demo request /f/demo", "—", "2"]  # the public link under the name
+    assert cells[3].endswith("ago")
+    assert row(response, "forms", "form", "quiet")[2:4] == ["0", "never"]
     assert "Forms" in text(response)
 
 

@@ -6,6 +6,7 @@ service the form builder uses, so `make demo` has forms to open, embed and post 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
@@ -67,9 +68,21 @@ def _gated(offer: ContentOffer) -> FormSpec:
     )
 
 
-def demo_forms_ensure(*, marketing: User, offers: Sequence[ContentOffer], today: date) -> int:
+@dataclass(frozen=True)
+class DemoForms:
+    """The demo's forms, for the generator to file its leads' form fills under."""
+
+    contact_sales: Form
+    request_demo: Form
+    gated: dict[int, Form]  # by the id of the content offer each gates
+
+    def __len__(self) -> int:
+        return 2 + len(self.gated)
+
+
+def demo_forms_ensure(*, marketing: User, offers: Sequence[ContentOffer], today: date) -> DemoForms:
     """Create the demo's forms, or bring them back to their definition (idempotent: a reset
-    demo's offers are new rows, which the download forms then point at). Returns how many."""
+    demo's offers are new rows, which the download forms then point at)."""
     gated = sorted(
         (o for o in offers if o.is_gated and (o.published_on or today) <= today),
         key=lambda o: (o.published_on or today, o.slug),
@@ -94,9 +107,14 @@ def demo_forms_ensure(*, marketing: User, offers: Sequence[ContentOffer], today:
         *(_gated(offer) for offer in gated),
     ]
     existing = dict(Form.objects.filter(slug__in=[s.slug for s in specs]).values_list("slug", "pk"))
-    for spec in specs:
-        if spec.slug in existing:
-            form_update(form_id=existing[spec.slug], spec=spec, actor=marketing)
-        else:
-            form_create(spec=spec, actor=marketing)
-    return len(specs)
+    forms = [
+        form_update(form_id=existing[spec.slug], spec=spec, actor=marketing)
+        if spec.slug in existing
+        else form_create(spec=spec, actor=marketing)
+        for spec in specs
+    ]
+    return DemoForms(
+        contact_sales=forms[0],
+        request_demo=forms[1],
+        gated={form.content_offer_id: form for form in forms[2:] if form.content_offer_id},
+    )

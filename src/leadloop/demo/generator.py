@@ -30,12 +30,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from leadloop.accounts.models import Role, Team, User
-from leadloop.capture.models import Campaign, Channel, Touch, TouchKind
+from leadloop.capture.forms import SUBMISSION_PREFIX
+from leadloop.capture.models import Campaign, Channel, Form, Touch, TouchKind
 from leadloop.common.errors import Conflict
 from leadloop.content.models import ContentKind, ContentOffer
 from leadloop.demo import pools
 from leadloop.demo.agreement import demo_agreement_ensure
-from leadloop.demo.forms import demo_forms_ensure
+from leadloop.demo.forms import DemoForms, demo_forms_ensure
 from leadloop.demo.staff import MARKETING, SALES_AMERICAS, SALES_EMEA, Staff, demo_staff_ensure
 from leadloop.leads.models import Company, Lead, Seniority, Stage
 from leadloop.lifecycle.models import StageChange
@@ -145,8 +146,10 @@ def demo_generate(
     staff = demo_staff_ensure()
     agreement = demo_agreement_ensure(staff=staff, since=end - timedelta(days=DAYS))
     catalog = _catalog_ensure(rng, end)
-    demo_forms_ensure(marketing=staff.users["marketing"], offers=catalog.offers, today=end.date())
-    world = _World(rng=rng, now=end, staff=staff, catalog=catalog)
+    forms = demo_forms_ensure(
+        marketing=staff.users["marketing"], offers=catalog.offers, today=end.date()
+    )
+    world = _World(rng=rng, now=end, staff=staff, catalog=catalog, forms=forms)
     world.agreement_version = agreement.number
     totals = [0, 0, 0, 0]
     for first in range(0, leads, batch_size):
@@ -233,6 +236,7 @@ class _TouchRow(NamedTuple):
     occurred_at: datetime
     external_id: str
     campaign_name: str
+    form: Form | None  # the demo form it was posted through, as a real submission's touch
 
 
 _TOUCH_COLUMNS: Final = (
@@ -265,7 +269,19 @@ def _touches_insert(rows: list[_TouchRow]) -> None:
     empty = ops.adapt_json_value({}, None)
     created = ops.adapt_datetimefield_value(timezone.now())
     at = ops.adapt_datetimefield_value
-    values = [(r.lead.pk, *r[1:12], at(r.occurred_at), r.external_id, empty, created) for r in rows]
+    values = [
+        (
+            r.lead.pk,
+            *r[1:12],
+            at(r.occurred_at),
+            r.external_id,
+            ops.adapt_json_value({"form": r.form.slug, "form_id": r.form.pk}, None)
+            if r.form
+            else empty,
+            created,
+        )
+        for r in rows
+    ]
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
 
@@ -274,9 +290,15 @@ class _World:
     """The generator's state across batches: pools, staff, catalogue and used domains."""
 
     def __init__(
-        self, *, rng: random.Random, now: datetime, staff: Staff, catalog: _Catalog
+        self,
+        *,
+        rng: random.Random,
+        now: datetime,
+        staff: Staff,
+        catalog: _Catalog,
+        forms: DemoForms,
     ) -> None:
-        self.rng, self.now, self.catalog = rng, now, catalog
+        self.rng, self.now, self.catalog, self.forms = rng, now, catalog, forms
         self.start = now - timedelta(days=DAYS)
         self.agreement_version: int | None = None
         self.domains: set[str] = set(Company.objects.values_list("domain", flat=True))
@@ -556,6 +578,10 @@ class _Story:
             offer = world.offer(at, content_kinds or _CONTENT_KINDS[kind])
         utm = channel in _UTM_CHANNELS and campaign is not None
         page = f"/resources/{offer.slug.removeprefix(DEMO_PREFIX)}" if offer else "/"
+        form = self._form(kind, offer)
+        external_id = f"{DEMO_PREFIX}{self.number:07d}-{len(self.touches)}"
+        if form is not None:  # the form list counts a form's submissions by this prefix
+            external_id = f"{SUBMISSION_PREFIX}{form.pk}:{external_id}"
         self.touches.append(
             _TouchRow(
                 self.lead,
@@ -571,10 +597,25 @@ class _Story:
                 campaign.pk if campaign else None,
                 offer.pk if offer else None,
                 at,
-                f"{DEMO_PREFIX}{self.number:07d}-{len(self.touches)}",
+                external_id,
                 campaign.name if campaign else "",
+                form,
             )
         )
+
+    def _form(self, kind: TouchKind, offer: ContentOffer | None) -> Form | None:
+        """The demo form a touch came through: a gated offer's own form, the demo request,
+        or contact sales for a lead's first form fill; None for other form fills (a
+        newsletter sign-up, an event's list), which no demo form stands for."""
+        forms = self.world.forms
+        if offer is not None and offer.pk in forms.gated:
+            gated = kind in (TouchKind.CONTENT_DOWNLOAD, TouchKind.WEBINAR)
+            return forms.gated[offer.pk] if gated else None
+        if kind != TouchKind.FORM_FILL:
+            return None
+        if offer is not None and offer.kind == ContentKind.DEMO:
+            return forms.request_demo
+        return forms.contact_sales if not self.touches else None
 
     def _sales_touch(self, kind: TouchKind, at: datetime) -> None:
         collateral = (
