@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from leadloop.accounts.models import Role, TeamKind, User
 from leadloop.demo.staff import DEMO_PASSWORD
 from leadloop.leads.models import Lead
-from leadloop.scoring.models import FitRuleSet, LeadScore
+from leadloop.scoring.models import FitRuleSet, LeadScore, PredictiveModel
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +114,30 @@ def test_the_demo_comes_with_default_rules_and_scored_leads():
     assert LeadScore.objects.count() == Lead.objects.count() == 40
     assert FitRuleSet.objects.filter(is_active=True).exists()
     assert LeadScore.objects.filter(fit_score__gt=0).exists()
+
+
+def test_the_demo_trains_a_model_so_leads_show_a_prediction_with_reasons():
+    output = _run("demo", "--leads", "3000", "--seed", "3")
+
+    model = PredictiveModel.objects.get()
+    assert f"Trained predictive model v{model.version}" in output
+    assert model.is_active, model.status_note
+    assert model.trained_by.username == "marketing"
+    predicted = LeadScore.objects.filter(predicted_probability__isnull=False)
+    assert predicted.count() == Lead.objects.count()
+    assert predicted.exclude(predicted_reasons=[]).exists()
+
+
+def test_a_demo_too_small_to_learn_from_says_so_and_still_scores():
+    output = _run("demo", "--leads", "40", "--seed", "3")
+
+    assert "No predictive model: " in output
+    assert not PredictiveModel.objects.exists()
+    assert LeadScore.objects.count() == 40
+
+
+def test_no_model_skips_training():
+    output = _run("demo", "--leads", "1500", "--seed", "3", "--no-model")
+
+    assert "predictive model" not in output
+    assert not PredictiveModel.objects.exists()

@@ -11,8 +11,10 @@ import pytest
 from leadloop.capture.models import Channel, TouchKind
 from leadloop.leads.models import AttributeDefinition, AttributeType, Lead, Stage
 from leadloop.scoring.features import (
+    FeatureSpec,
     feature_matrix,
     feature_matrix_at,
+    feature_phrase,
     lead_facts,
     spec_build,
 )
@@ -20,6 +22,7 @@ from leadloop.scoring.predict import (
     LoadedModel,
     _differs,
     _linear_parts_of,
+    _reason_words,
     _variants,
     _variants_linear,
     predict_facts,
@@ -163,3 +166,23 @@ def test_a_tree_model_scores_each_variant_row():
     )
 
     assert _linear_parts_of(LoadedModel(2, trees, model.spec, model.baseline)) is None
+
+
+def test_reasons_count_in_plain_words_one_and_many():
+    spec = FeatureSpec(
+        categorical=(),
+        numeric=(
+            ("touch.demo", "demo touches"),
+            ("channel.email", "touches from e-mail"),
+            ("touches.offers", "distinct content offers"),
+        ),
+    )
+
+    assert feature_phrase(spec, "touch.demo", 1.0) == ("1 demo touch", False)
+    assert feature_phrase(spec, "touch.demo", 3.0) == ("3 demo touches", True)
+    assert feature_phrase(spec, "channel.email", 1.0) == ("1 touch from e-mail", False)
+    assert feature_phrase(spec, "touches.offers", 1.0) == ("1 distinct content offer", False)
+    assert feature_phrase(spec, "touch.demo", 0.0) == ("no demo touches", True)
+    assert _reason_words(feature_phrase(spec, "touch.demo", 1.0), 1.8) == (
+        "model: 1 demo touch raises the odds \u00d71.8"
+    )

@@ -595,7 +595,9 @@ def feature_phrase(spec: FeatureSpec, name: str, value: Any) -> tuple[str, bool]
         n = 0.0 if _isnan(value) else float(value)
         if n == 0:
             return f"no {label}", True
-        return f"{n:g} {label}", n != 1
+        if n == 1:  # "1 demo touch", "1 touch from e-mail", "1 distinct content offer"
+            return f"1 {label.replace('touches', 'touch', 1).replace('offers', 'offer', 1)}", False
+        return f"{n:g} {label}", True
     if name == "touches.days_since_last":
         if _isnan(value):
             return "no touch yet", False

@@ -1,4 +1,6 @@
-"""``leadloop demo [--leads N] [--seed S] [--if-empty] [--reset]``: fill the database with a demo."""
+"""``leadloop demo [--leads N] [--seed S] [--if-empty] [--reset] [--no-model]``: fill the database
+with a demo: its history, default scoring rules, a predictive model trained on that history (so
+leads show a conversion probability with its reasons from the start) and every lead scored."""
 
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from leadloop.accounts.models import User
 from leadloop.agreements.selectors import agreement_in_force
+from leadloop.common.errors import LeadloopError
 from leadloop.demo.generator import BATCH, demo_generate, demo_reset
 from leadloop.demo.handoff import demo_open_work_assign
 from leadloop.leads.models import Lead
 from leadloop.scoring.defaults import scoring_defaults_install
 from leadloop.scoring.rescore import scores_rescore
+from leadloop.scoring.training import model_train
 
 
 class Command(BaseCommand):
@@ -36,6 +41,9 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help="Do nothing when leads exist already."
         )
         parser.add_argument("--reset", action="store_true", help="Delete earlier demo data first.")
+        parser.add_argument(
+            "--no-model", action="store_true", help="Do not train a predictive model."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         leads: int = options["leads"]
@@ -78,8 +86,11 @@ class Command(BaseCommand):
             f"touches and {result.changes} stage changes in {seconds:.1f} s "
             f"({result.leads / seconds:,.0f} leads/s)."
         )
-        # The demo shows scores from the start: default rules, then one full rescore.
+        # The demo shows scores from the start: default rules, a model trained on the demo's
+        # history by its marketing ops, then one full rescore (fit, engagement, prediction).
         scoring_defaults_install()
+        if not options["no_model"]:
+            self._train(console)
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("scores", total=result.leads)
             rescored = scores_rescore(
@@ -90,3 +101,19 @@ class Command(BaseCommand):
         console.print(
             f"Started the SLA clocks of {opened} open MQLs and SALs. Next: leadloop demo_users"
         )
+
+    def _train(self, console: Console) -> None:
+        started = time.perf_counter()
+        try:
+            with console.status("Training the predictive model on the demo's history…"):
+                model = model_train(actor=User.objects.filter(username="marketing").first())
+        except LeadloopError as e:  # a demo too small to learn from
+            console.print(f"No predictive model: {e.message}")
+            return
+        state = "active" if model.is_active else "stored, not active"
+        console.print(
+            f"Trained predictive model v{model.version} ({model.algorithm}, {state}) in "
+            f"{time.perf_counter() - started:.1f} s."
+        )
+        if not model.is_active:
+            console.print(model.status_note)
