@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -11,6 +12,7 @@ from leadloop.accounts.models import Role, TeamKind, User
 from leadloop.demo.staff import DEMO_PASSWORD
 from leadloop.leads.models import Lead
 from leadloop.scoring.models import FitRuleSet, LeadScore, PredictiveModel
+from leadloop.sla.models import MarketingSlaResult, SlaClock
 
 pytestmark = pytest.mark.django_db
 
@@ -116,8 +118,9 @@ def test_the_demo_comes_with_default_rules_and_scored_leads():
     assert LeadScore.objects.filter(fit_score__gt=0).exists()
 
 
-def test_the_demo_trains_a_model_so_leads_show_a_prediction_with_reasons():
-    output = _run("demo", "--leads", "3000", "--seed", "3")
+def test_the_demo_trains_a_model_so_leads_show_a_prediction_with_reasons(time_machine):
+    time_machine.move_to(dt.datetime(2026, 3, 2, 10, 30, tzinfo=dt.UTC))  # the same story
+    output = _run("demo", "--leads", "6000", "--seed", "3")
 
     model = PredictiveModel.objects.get()
     assert f"Trained predictive model v{model.version}" in output
@@ -137,7 +140,15 @@ def test_a_demo_too_small_to_learn_from_says_so_and_still_scores():
 
 
 def test_no_model_skips_training():
-    output = _run("demo", "--leads", "1500", "--seed", "3", "--no-model")
+    output = _run("demo", "--leads", "40", "--seed", "3", "--no-model")
 
     assert "predictive model" not in output
     assert not PredictiveModel.objects.exists()
+
+
+def test_the_demo_records_recent_hand_offs_so_both_scorecards_have_figures():
+    output = _run("demo", "--leads", "1200", "--seed", "3", "--no-model")
+
+    assert "answered hand-offs of the last 26 weeks" in output
+    assert MarketingSlaResult.objects.count() >= 25
+    assert SlaClock.objects.filter(stopped_at__isnull=False).exists()

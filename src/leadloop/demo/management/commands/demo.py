@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import time
 from argparse import ArgumentParser
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -23,7 +25,7 @@ from leadloop.accounts.models import User
 from leadloop.agreements.selectors import agreement_in_force
 from leadloop.common.errors import LeadloopError
 from leadloop.demo.generator import BATCH, demo_generate, demo_reset
-from leadloop.demo.handoff import demo_open_work_assign
+from leadloop.demo.handoff import HISTORY_WEEKS, demo_history_handoffs, demo_open_work_assign
 from leadloop.leads.models import Lead
 from leadloop.scoring.defaults import scoring_defaults_install
 from leadloop.scoring.rescore import scores_rescore
@@ -97,7 +99,18 @@ class Command(BaseCommand):
                 progress=lambda done, total: progress.update(task, completed=done, total=total)
             )
         console.print(f"Scored {rescored.leads} leads in {rescored.seconds:.1f} s.")
-        opened = demo_open_work_assign(agreement_version=agreement_in_force().number)
+        agreement = agreement_in_force()
+        opened = demo_open_work_assign(agreement_version=agreement.number)
+        now = timezone.now()
+        with console.status("Recording the hand-offs and SLA clocks of recent weeks…"):
+            history = demo_history_handoffs(
+                agreement=agreement, since=now - timedelta(weeks=HISTORY_WEEKS), now=now
+            )
+        console.print(
+            f"Recorded {history.cycles} answered hand-offs of the last {HISTORY_WEEKS} weeks "
+            f"with {history.clocks} SLA clocks ({history.breached} breached) and marketing's "
+            f"delivery for {history.weeks} weeks."
+        )
         console.print(
             f"Started the SLA clocks of {opened} open MQLs and SALs. Next: leadloop demo_users"
         )
