@@ -64,7 +64,8 @@ def _database(leads: int, seed: int) -> Path:
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{partial}"}
         leadloop = Path(sys.executable).parent / "leadloop"
         print(f"generating the demo with {leads} leads into {cached} (once)...", flush=True)
-        for args in (["migrate", "-v0"], ["demo", "--leads", str(leads), "--seed", str(seed)]):
+        demo = ["demo", "--leads", str(leads), "--seed", str(seed), "--no-model"]  # trained below
+        for args in (["migrate", "-v0"], demo):
             subprocess.run([str(leadloop), *args], env=env, check=True, stdout=subprocess.DEVNULL)
         partial.rename(cached)
     work = Path(tempfile.mkdtemp(prefix="leadloop-bench-scoring-")) / "leadloop.sqlite3"

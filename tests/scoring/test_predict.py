@@ -23,11 +23,13 @@ from leadloop.scoring.predict import (
     _differs,
     _linear_parts_of,
     _reason_words,
+    _typical_row,
     _variants,
     _variants_linear,
     predict_facts,
 )
 from leadloop.scoring.training import _baseline, _calibrated, attribute_infos
+from leadloop.scoring.trees import _parts_of, tree_variants
 from tests.capture.factories import TouchFactory
 from tests.content.factories import ContentOfferFactory
 from tests.leads.factories import CompanyFactory, LeadFactory
@@ -159,13 +161,29 @@ def test_a_logistic_regressions_variants_equal_scoring_each_variant_row(n_for_me
     )
 
 
-def test_a_tree_model_scores_each_variant_row():
-    model, _ids, x = _trained(100)
-    trees = _calibrated(model.spec, "hist_gradient_boosting", 0, 100).fit(
-        x, np.arange(len(x)) % 3 == 0
+@pytest.mark.parametrize("n_for_method", [100, 5000], ids=["sigmoid", "isotonic"])
+def test_a_tree_models_variants_equal_scoring_each_variant_row(n_for_method):
+    model, ids, x = _trained(100)
+    y = np.array(
+        [s == Stage.CUSTOMER for s in Lead.objects.order_by("pk").values_list("stage", flat=True)]
     )
+    pipeline = _calibrated(model.spec, "hist_gradient_boosting", 0, n_for_method).fit(x, y)
+    trees = LoadedModel(2, pipeline, model.spec, model.baseline)
+    differs = _differs(x, trees.baseline)
 
-    assert _linear_parts_of(LoadedModel(2, trees, model.spec, model.baseline)) is None
+    cheap = tree_variants(pipeline, x, _typical_row(trees), differs)
+    p, q = _variants(trees, x, differs)
+
+    assert _linear_parts_of(trees) is None
+    assert cheap is not None
+    np.testing.assert_allclose(cheap[0], p, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cheap[1], q, rtol=0, atol=1e-9)
+    assert (np.abs(q - p[:, None]) > 1e-3).any()  # some values move the prediction
+    part = _parts_of(pipeline)[0]
+    assert 0 < len(part.trees_of) < x.shape[1]  # columns no tree splits on are skipped
+    assert min(len(t) for t in part.trees_of.values()) < len(part.trees)
+    scored = predict_facts(trees, lead_facts(dict.fromkeys(ids, AT)))
+    assert any(r.startswith("model: Plan ") for _p, rs in scored.values() for r in rs)
 
 
 def test_reasons_count_in_plain_words_one_and_many():

@@ -8,6 +8,9 @@ differs from a typical lead (the training set's most frequent level or median), 
 scored again with that one value set to the typical one; the odds ratio between the two
 probabilities is that value's contribution ("model: 3 webinar attendance touches raise the
 odds x1.8", with a multiplication sign). The three largest, in either direction, are kept.
+The same numbers come cheaper for the two models training makes: a logistic regression's from
+its weights (``_variants_linear``), gradient-boosted trees' from only the trees that split on
+the column (``scoring.trees``); any other model scores the variant rows (``_variants``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from leadloop.scoring.features import (
 )
 from leadloop.scoring.models import ENGAGEMENT_EPOCH, EngagementRuleSet, PredictiveModel
 from leadloop.scoring.registry import artifact_load
+from leadloop.scoring.trees import transformed_owners, tree_variants
 
 TOP_REASONS: Final = 3
 _MIN_RATIO: Final = 1.05  # smaller effects are noise, not a reason
@@ -107,7 +111,11 @@ def _predict(
     """The probability of each row of `x`, and the odds ratio of each column where the row
     differs from the typical lead: p over p with that one value set to the typical one."""
     differs = _differs(x, model.baseline)
-    p, q = _variants_linear(model, x) or _variants(model, x, differs)
+    p, q = (
+        _variants_linear(model, x)
+        or tree_variants(model.pipeline, x, _typical_row(model), differs)
+        or _variants(model, x, differs)
+    )
     odds_p = _odds_of(p)
     ratio = odds_p[:, None] / _odds_of(q)
     kept = differs & (np.maximum(ratio, 1 / ratio) >= _MIN_RATIO)
@@ -157,11 +165,16 @@ def _variants(
     rows, cols = np.nonzero(differs)
     if rows.size:
         variants = x[rows]
-        typical = np.empty(len(model.baseline), dtype=object)
-        typical[:] = model.baseline
-        variants[np.arange(rows.size), cols] = typical[cols]
+        variants[np.arange(rows.size), cols] = _typical_row(model)[0, cols]
         q[rows, cols] = model.pipeline.predict_proba(variants)[:, 1]
     return p, q
+
+
+def _typical_row(model: LoadedModel) -> np.ndarray:
+    """The typical lead as a one-row matrix of the model's columns."""
+    typical = np.empty((1, len(model.baseline)), dtype=object)
+    typical[0, :] = model.baseline
+    return typical
 
 
 @dataclass(frozen=True)
@@ -191,8 +204,7 @@ def _variants_linear(model: LoadedModel, x: np.ndarray) -> tuple[np.ndarray, np.
     parts = _linear_parts(model)
     if parts is None:
         return None
-    typical = np.empty((1, len(model.baseline)), dtype=object)
-    typical[0, :] = model.baseline
+    typical = _typical_row(model)
     n, m = x.shape
     p = np.zeros(n)
     q = np.zeros((n, m))
@@ -216,9 +228,7 @@ def _linear_parts(model: LoadedModel) -> list[_LinearPart] | None:
 
 def _linear_parts_of(model: LoadedModel) -> list[_LinearPart] | None:
     from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import OneHotEncoder
 
     pipeline = model.pipeline
     if not isinstance(pipeline, CalibratedClassifierCV) or len(pipeline.classes_) != 2:
@@ -229,23 +239,8 @@ def _linear_parts_of(model: LoadedModel) -> list[_LinearPart] | None:
         prep, clf = steps.get("prep"), steps.get("clf")
         if prep is None or not isinstance(clf, LogisticRegression) or len(fold.calibrators) != 1:
             return None
-        owners: list[int] = []
-        for name, transformer, columns in prep.transformers_:
-            if len(columns) == 0 or (name == "remainder" and transformer == "drop"):
-                continue  # no column: not fitted, no output
-            if isinstance(transformer, OneHotEncoder):
-                for column, width in zip(columns, transformer._n_features_outs, strict=True):
-                    owners += [column] * int(width)
-            elif name == "numeric":
-                imputer = transformer.named_steps.get("impute")
-                if not isinstance(imputer, SimpleImputer):
-                    return None
-                owners += list(columns)
-                if imputer.add_indicator:
-                    owners += [columns[k] for k in imputer.indicator_.features_]
-            else:
-                return None
-        if len(owners) != clf.coef_.shape[1]:
+        owners = transformed_owners(prep)
+        if owners is None or len(owners) != clf.coef_.shape[1]:
             return None
         owner = np.asarray(owners, dtype=np.int64)
         order = np.argsort(owner, kind="stable")
