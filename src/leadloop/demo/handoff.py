@@ -142,8 +142,10 @@ class _Plan:
         )
         self.cycles += 1
         # First response: started by the assignment, stopped by the answer.
-        self._clock(mql, ClockKind.FIRST_RESPONSE, rep, start=mql.at, stop=answer.at, by=answer)
-        self.clocks[-1].assignment = self.assignments[-1]
+        self._clock(
+            mql, ClockKind.FIRST_RESPONSE, rep, start=mql.at, stop=answer.at, by=answer,
+            assignment=self.assignments[-1],
+        )  # fmt: skip
         if closed is not None:  # the SAL's, started by the acceptance
             contact = next((t for t in contacts if answer.at <= t[0] < closed.at), None)
             for kind in (ClockKind.CONTACT_ATTEMPT, ClockKind.DECISION):
@@ -167,10 +169,12 @@ class _Plan:
         stop: dt.datetime,
         by: _Change | None = None,
         cause: str = "",
+        assignment: Assignment | None = None,
         started_by: int | None = None,
     ) -> None:
-        """A clock of `rep` that ran from `start` until its goal event at `stop` (the stage
-        change `by`, else `cause`): met, or breached when `stop` is after its due time."""
+        """A clock of `rep`, started by `assignment` or the stage change `started_by` at `start`,
+        that ran until its goal event at `stop` (the stage change `by`, else `cause`): met, or
+        breached when `stop` is after its due time."""
         budget = budget_for(kind, self.sla)
         plan = schedule(
             start=start,
@@ -204,6 +208,7 @@ class _Plan:
                 outcome=ClockOutcome.BREACHED if late else ClockOutcome.MET,
                 breached_at=plan.due_at if late else None,
                 breach_handled_at=plan.due_at if late else None,
+                assignment=assignment,
                 stage_change_id=started_by,
             )
         )
