@@ -64,7 +64,11 @@ def test_healthcheck_on_the_database_backend_is_run_by_db_worker(settings: Any) 
 
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL
-    assert result.return_value == {"token": "db-1", "database": connection.vendor}
+    assert result.return_value == {
+        "token": "db-1",
+        "database": connection.vendor,
+        "nice": os.nice(0),  # run in this process
+    }
     assert len(result.worker_ids) == 1
 
 
@@ -79,7 +83,11 @@ def test_healthcheck_on_rq_is_run_by_a_burst_worker(rq_queue: django_rq.queues.D
 
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL
-    assert result.return_value == {"token": "rq-1", "database": connection.vendor}
+    assert result.return_value == {
+        "token": "rq-1",
+        "database": connection.vendor,
+        "nice": os.nice(0),
+    }
     assert result.worker_ids == [worker.name]
 
 
@@ -97,8 +105,8 @@ def test_leadloop_worker_on_rq_runs_a_deferred_task(settings: Any, tmp_path: Pat
     )
     assert queue.count == 0  # scheduled, not queued
 
-    subprocess.run(
-        [str(Path(sys.executable).parent / "leadloop"), "worker", "--burst"],
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "leadloop"), "worker", "--burst", "--nice", "3"],
         env={
             **os.environ,
             "LEADLOOP_TASKS_BACKEND": "rq",
@@ -108,12 +116,16 @@ def test_leadloop_worker_on_rq_runs_a_deferred_task(settings: Any, tmp_path: Pat
         },
         check=True,
         capture_output=True,
+        text=True,
         timeout=60,
     )
 
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value["token"] == "rq-later"
+    # the worker lowered its own CPU priority before it worked: web requests come first
+    assert result.return_value["nice"] == os.nice(0) + 3
+    assert f"Working at nice {os.nice(0) + 3}." in run.stdout
     queue.connection.flushdb()
 
 

@@ -51,5 +51,6 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             f"Tasks OK: {backend} ran the health check in {time.monotonic() - started:.1f} s "
-            f"(the worker's database: {answer.get('database')})."
+            f"(the worker's database: {answer.get('database')}, its CPU priority: nice "
+            f"{answer.get('nice')})."
         )
