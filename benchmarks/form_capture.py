@@ -1,12 +1,13 @@
 """Public form submissions per second under load, against a bare one-INSERT view (the floor).
 
-    .venv/bin/python benchmarks/form_capture.py [--connections 200] [--seconds 15] [--workers N]
-                                                [--rounds 3] [--task-workers 1]
+    .venv/bin/python benchmarks/form_capture.py [--connections 200] [--seconds 15] [--rounds 3]
+                    [--workers N] [--threads N] [--task-workers 1] [--task-nice 10]
 
-Starts gunicorn (N sync workers, default 2 x cores) on 127.0.0.1 with a fresh SQLite database
-(WAL) in a temporary LEADLOOP_DATA_DIR, or a fresh database beside DATABASE_URL's PostgreSQL
-(created and dropped here), and `leadloop worker` (the database task backend) beside it, as
-deployed. `wrk` (apt-get install wrk) then posts JSON submissions, each with a new e-mail and
+Starts `leadloop serve` (granian, its processes and threads sized for the database unless
+--workers/--threads say otherwise) on 127.0.0.1 with a fresh SQLite database (WAL) in a
+temporary LEADLOOP_DATA_DIR, or a fresh database beside DATABASE_URL's PostgreSQL (created and
+dropped here), and `leadloop worker` (the database task backend, at its default nice 10)
+beside it, as deployed. `wrk` (apt-get install wrk) then posts JSON submissions, each with a new e-mail and
 the page URL's UTM, to ``/f/bench`` (the endpoint checks and stores the submission; the worker
 captures lead, company, stage entry and touch meanwhile, on the same cores) and, in the same
 run and server, to the floor: a bare Django view that reads the same body and does one INSERT
@@ -190,11 +191,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--workers", type=int, help="web processes (`leadloop serve`'s)")
+    parser.add_argument("--threads", type=int, help="threads per web process (likewise)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--task-workers", type=int, default=1, help="`leadloop worker` processes")
     parser.add_argument(
-        "--task-nice", type=int, default=0, help="run the task workers at this nice level"
+        "--task-nice", type=int, default=10, help="the task workers' --nice (default 10, theirs)"
     )
     parser.add_argument(
         "--capture",
@@ -202,8 +204,6 @@ def main() -> None:
         default="during",
         help="task workers run during the load (as deployed), or start when it ends (a burst)",
     )
-    parser.add_argument("--worker-class", default="sync", help="gunicorn's: sync or gthread")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -228,17 +228,28 @@ def main() -> None:
         base, _, _ = url.rpartition("/")
         env["DATABASE_URL"] = f"{base}/{pg_name}"
     port = _free_port()
+    from django.db import connection
+
+    from leadloop.web.management.commands.serve import serve_size
+
+    processes, threads = serve_size(connection.vendor, os.cpu_count() or 1)
+    processes, threads = args.workers or processes, args.threads or threads
     server = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), "leadloop.wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads),
-         "--backlog", "2048", "--log-level", "warning"],
+        [
+            str(VENV_BIN / "leadloop"),
+            "serve",
+            f"--port={port}",
+            f"--workers={processes}",
+            f"--threads={threads}",
+        ],
         env={**os.environ, **env},
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+    )
 
     def start_workers() -> list[subprocess.Popen[bytes]]:
         return [
-            subprocess.Popen(["nice", "-n", str(args.task_nice), str(VENV_BIN / "leadloop"),
-                              "worker"], env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+            subprocess.Popen([str(VENV_BIN / "leadloop"), "worker", f"--nice={args.task_nice}"],
+                             env={**os.environ, **env}, stdout=subprocess.DEVNULL)
             for _ in range(args.task_workers)
         ]  # fmt: skip
 
@@ -297,7 +308,8 @@ def main() -> None:
 
     print(f"machine: {machine()} database: {connection.vendor}")
     print(
-        f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, "
+        f"leadloop serve (granian): processes {processes}, threads per process {threads}; "
+        f"task workers at nice {args.task_nice}; wrk {args.connections} connections, "
         f"{args.rounds} rounds of {args.seconds} s each, medians (min-max)"
     )
     floor, form = _median(runs["/bench/floor"]), _median(runs["/f/bench"])

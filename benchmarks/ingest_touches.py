@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/ingest_touches.py [--batches 20] [--leads 2000] [--seed 1]
 
-Starts a real server (gunicorn, one sync worker, DEBUG off) on a free port of 127.0.0.1 over a
-fresh temporary SQLite database (or, when DATABASE_URL names PostgreSQL, a fresh test database
-beside it, created and dropped here), migrated first, and posts `--batches` batches of 1,000
+Starts a real server (`leadloop serve`: granian, one process of one thread, DEBUG off) on a
+free port of 127.0.0.1 over a fresh temporary SQLite database (or, when DATABASE_URL names
+PostgreSQL, a fresh test database beside it, created and dropped here), migrated first, and posts `--batches` batches of 1,000
 touches each, spread over `--leads` leads (new ones are created on the way), to
 ``POST /api/v1/touches/batch`` with a bearer token: timed, end to end. Then it stops the server,
 reads back the touches it wrote, deletes them, and inserts the very same rows again with one
@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -89,13 +88,8 @@ def _free_port() -> int:
 
 
 def _server_start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-    if gunicorn:
-        command = [gunicorn, "leadloop.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-        command += ["--workers", "1", "--timeout", "120", "--log-level", "warning"]
-    else:  # Django's development server: slower, but a real server all the same
-        leadloop = str(Path(sys.executable).parent / "leadloop")
-        command = [leadloop, "runserver", "--noreload", f"127.0.0.1:{port}"]
+    leadloop = str(Path(sys.executable).parent / "leadloop")
+    command = [leadloop, "serve", f"--port={port}", "--workers=1", "--threads=1"]
     server = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
     for _ in range(200):
         try:
