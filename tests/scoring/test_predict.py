@@ -169,6 +169,14 @@ def test_a_tree_models_variants_equal_scoring_each_variant_row(n_for_method):
     )
     pipeline = _calibrated(model.spec, "hist_gradient_boosting", 0, n_for_method).fit(x, y)
     trees = LoadedModel(2, pipeline, model.spec, model.baseline)
+    # and rows it never saw: a plan unknown in training, numbers missing
+    plan = next(j for j in range(x.shape[1]) if set(x[:, j]) == {"pro", "basic"})
+    unseen = x[:20].copy()
+    unseen[:10, plan] = "enterprise"
+    numeric = [j for j in range(x.shape[1]) if isinstance(x[0, j], float | int)]
+    assert len(numeric) >= 3
+    unseen[5:15, numeric[:3]] = np.nan
+    x = np.concatenate([x, unseen])
     differs = _differs(x, trees.baseline)
 
     cheap = tree_variants(pipeline, x, _typical_row(trees), differs)

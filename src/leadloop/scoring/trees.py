@@ -13,10 +13,14 @@ calibrated) the same numbers come cheaper, exactly:
   score the variant rows (a tree uses about ten of some sixty columns), and columns no tree
   uses change nothing.
 
-The calibrator then maps the raw scores to probabilities, as the pipeline's ``predict_proba``
-does. Relies on the classifier's fitted trees (``_predictors``) and encoding (``_bin_mapper``,
-``_preprocess_X``), private to scikit-learn: ``tree_variants`` answers None for anything it
-does not recognise, and ``predict._variants`` scores the variant rows instead.
+The trees read the rows as the classifier's bins (one byte a column, as in training), which
+sends every row down the same branch as its values would (a bin is "at most this threshold"
+exactly when the value is; unknown categories go where missing values go, either way) and
+costs about half of reading the values. The calibrator then maps the raw scores to
+probabilities, as the pipeline's ``predict_proba`` does. Relies on the classifier's fitted
+trees (``_predictors``) and encoding (``_bin_mapper``, ``_preprocess_X``), private to
+scikit-learn: ``tree_variants`` answers None for anything it does not recognise, and
+``predict._variants`` scores the variant rows instead.
 """
 
 from __future__ import annotations
@@ -89,19 +93,23 @@ def tree_variants(
     n, m = x.shape
     p, q = np.zeros(n), np.zeros((n, m))
     for part in parts:
-        encoded = part.clf._preprocess_X(part.prep.transform(x), reset=False)
-        encoded_typical = part.clf._preprocess_X(part.prep.transform(typical), reset=False)
-        bitsets, f_idx_map = part.clf._bin_mapper.make_known_categories_bitsets()
+        binned, binned_typical = (
+            part.clf._bin_mapper.transform(
+                part.clf._preprocess_X(part.prep.transform(rows), reset=False)
+            )
+            for rows in (x, typical)
+        )
+        missing = part.clf._bin_mapper.missing_values_bin_idx_
 
-        def leaves(tree: Any, rows: np.ndarray, b: Any = bitsets, f: Any = f_idx_map) -> Any:
-            return tree.predict(rows, known_cat_bitsets=b, f_idx_map=f, n_threads=1)
+        def leaves(tree: Any, rows: np.ndarray, missing: int = missing) -> Any:
+            return tree.predict_binned(rows, missing_values_bin_idx=missing, n_threads=1)
 
         # The raw score as HistGradientBoostingClassifier._raw_predict adds it up.
         raw = np.zeros(n, dtype=part.clf._baseline_prediction.dtype)
         raw += part.clf._baseline_prediction.ravel()[0]
         each = []
         for tree in part.trees:
-            values = leaves(tree, encoded)
+            values = leaves(tree, binned)
             raw += values
             each.append(values)
         moved = np.repeat(raw[:, None], m, axis=1)
@@ -109,8 +117,8 @@ def tree_variants(
             rows = np.flatnonzero(differs[:, j])
             if rows.size == 0:
                 continue
-            variant = encoded[rows]
-            variant[:, part.columns_of[j]] = encoded_typical[0, part.columns_of[j]]
+            variant = binned[rows]
+            variant[:, part.columns_of[j]] = binned_typical[0, part.columns_of[j]]
             delta = np.zeros(rows.size)
             for k in trees:
                 delta += leaves(part.trees[k], variant) - each[k][rows]
