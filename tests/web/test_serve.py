@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -93,6 +94,12 @@ def test_leadloop_serve_answers_pages_and_the_database_over_http(tmp_path: Path)
             raise AssertionError("leadloop serve did not answer within 20 s")
         assert status == 200
         assert b'name="password"' in body
+        # its style sheet, collected and served by the same processes (whitenoise)
+        sheet = re.search(rb'href="(/static/[^"]+\.css)"', body)
+        assert sheet is not None, body[:500]
+        status, css = _request(f"http://127.0.0.1:{port}{sheet[1].decode()}")
+        assert status == 200
+        assert len(css) > 100
         # a post to a form that does not exist: looked up in the database, answered by name
         status, body = _request(
             f"http://127.0.0.1:{port}/f/nowhere",
