@@ -301,7 +301,7 @@ def test_an_inbox_row_has_the_scores_and_what_the_lead_did_last(dach):
 
     (row,) = inbox_rows(owner=ana, now=now)
 
-    assert (row.fit_grade, row.fit_score, row.predicted_percent) == ("A", 80, 23)
+    assert (row.fit_grade, row.fit_score, row.predicted_probability) == ("A", 80, 0.234)
     assert row.engagement == 63  # 100 * (1 - e^-1): E = k
     assert (row.last_touch, row.last_touch_at) == ("Webinar attendance", berlin(2026, 3, 1))
     assert row.lead.source == "webinar"

@@ -122,6 +122,24 @@ def test_the_lead_page_shows_three_score_cards_with_reasons(client, ops):
     assert "scores.js" in page
 
 
+def test_a_rare_chance_is_shown_with_its_digits_not_as_zero(client, ops):
+    lead = _scored_lead()
+    LeadScore.objects.filter(lead=lead).update(predicted_probability=0.0037, predicted_version=1)
+
+    page = text(client.get(lead.get_absolute_url()))
+
+    assert "0.37%<small>chance of becoming a customer · model v1" in page
+
+
+def test_the_thresholds_line_says_what_makes_an_mql(client, ops):
+    lead = _scored_lead()
+
+    page = text(client.get(lead.get_absolute_url()))
+
+    assert 'data-qualifies="' in page
+    assert "A lead becomes an MQL when fit grade is B or better" in page
+
+
 def test_the_chart_data_is_the_selectors_history(client, ops):
     lead = _scored_lead()
 

@@ -54,11 +54,6 @@ class LeadScores:
     qualifies: bool = False
     updated_at: dt.datetime | None = None
 
-    @property
-    def predicted_percent(self) -> int | None:
-        p = self.predicted_probability
-        return None if p is None else round(p * 100)
-
 
 def engagement_current(score: LeadScore, *, at: dt.datetime | None = None) -> int:
     """The engagement score now (derived from the epoch sum) under the active half-life."""

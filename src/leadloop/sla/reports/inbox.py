@@ -40,7 +40,7 @@ class InboxRow:
     fit_grade: str | None  # None: not scored
     fit_score: int | None
     engagement: int | None  # 0-100 now (decayed)
-    predicted_percent: int | None
+    predicted_probability: float | None  # None: no active model
     last_touch: str  # "Webinar attendance"; "" when it has none
     last_touch_at: dt.datetime | None
 
@@ -156,11 +156,7 @@ def _rows(leads: Sequence[tuple[int, Sequence[OpenClock]]], *, now: dt.datetime)
                     if score
                     else None
                 ),
-                predicted_percent=(
-                    round(100 * score.predicted_probability)
-                    if score and score.predicted_probability is not None
-                    else None
-                ),
+                predicted_probability=score.predicted_probability if score else None,
                 last_touch=str(TouchKind(kind).label) if kind else "",
                 last_touch_at=getattr(lead, "last_touch_at", None),
             )

@@ -50,6 +50,22 @@ def stage_label(value: str) -> str:
 
 
 @register.filter
+def percent_figure(probability: float | None) -> str:
+    """A probability as a percentage with the digits that tell leads apart: 31, 4.2, 0.37,
+    <0.01. Conversion to customer is rare, so whole percents would show most leads as 0."""
+    if probability is None:
+        return ""
+    percent = 100 * probability
+    if percent >= 9.95:
+        return f"{percent:.0f}"
+    if percent >= 0.995:
+        return f"{percent:.1f}"
+    if percent >= 0.005:
+        return f"{percent:.2f}"
+    return "<0.01" if percent > 0 else "0"
+
+
+@register.filter
 def percent_of(part: int, whole: int) -> int:
     """Bar width in percent (0 to 100) of `part` against `whole`; 0 when `whole` is 0."""
     if not whole or part <= 0:

@@ -17,6 +17,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from leadloop.accounts.models import Team, User
 from leadloop.accounts.selectors import sales_people
+from leadloop.agreements.render import qualification_sentence
+from leadloop.agreements.selectors import agreement_in_force
 from leadloop.common.errors import LeadloopError, NotFound
 from leadloop.leads.models import Lead, Stage
 from leadloop.leads.selectors import LeadFilters, lead_get, lead_list, lead_sources
@@ -132,6 +134,7 @@ def _detail_context(request: AuthedRequest, lead: Lead) -> dict[str, Any]:
         **_panel_context(request, lead),
         "timeline": lead_timeline_explained(lead_id=lead.pk),
         "scores": lead_scores(lead=lead),
+        "qualification": qualification_sentence(agreement_in_force().body),
         "score_history": [p.__dict__ for p in score_history(lead_id=lead.pk)],
         "attributes": sorted(lead.attributes.items()) if isinstance(lead.attributes, dict) else [],
     }
