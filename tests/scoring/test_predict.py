@@ -120,7 +120,8 @@ def test_the_chunk_matrix_of_scattered_ids_leaves_out_missing_leads():
 
 def _trained(n_for_method: int) -> tuple[LoadedModel, list[int], np.ndarray]:
     """A calibrated logistic regression on leads where the plan and webinars matter;
-    `n_for_method` picks the calibration as training does (isotonic from 2,000 rows)."""
+    `n_for_method` picks the calibration as training does (isotonic from 1,000 rows of the
+    rarer outcome)."""
     AttributeDefinition.objects.create(key="plan", label="Plan", type=AttributeType.CATEGORY)
     rng = np.random.default_rng(3)
     for i in range(160):

@@ -5,16 +5,26 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
 from leadloop.capture.models import TouchKind
 from leadloop.leads.models import AttributeDefinition, AttributeType, Lead, Stage
-from leadloop.scoring.features import feature_row, lead_facts, outcome_labels, spec_build
+from leadloop.scoring.features import (
+    FeatureSpec,
+    feature_row,
+    lead_facts,
+    outcome_labels,
+    spec_build,
+)
 from leadloop.scoring.models import PredictiveModel
 from leadloop.scoring.predict import predicted_for_chunk, predicted_for_lead
 from leadloop.scoring.training import (
+    ISOTONIC_FROM,
     TrainingDataInsufficient,
+    _calibrated,
+    _fitted,
     attribute_infos,
     model_activate,
     model_train,
@@ -172,3 +182,21 @@ def test_activating_a_version_deactivates_the_other():
         PredictiveModel.objects.filter(is_active=True).values_list("version", flat=True)
     ) == [first.version]
     assert second.version == first.version + 1
+
+
+@pytest.mark.parametrize("algorithm", ["logistic_regression", "hist_gradient_boosting"])
+def test_few_customers_are_calibrated_with_a_sigmoid_that_never_says_zero(algorithm):
+    # 3,000 training rows but 40 customers: isotonic regression would fit steps to those 40
+    # and give exactly 0 to every lead scored below the lowest of them.
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3000, 2))
+    y = np.zeros(3000, dtype=int)
+    y[rng.choice(np.flatnonzero(x[:, 0] > 0.5), size=40, replace=False)] = 1  # "a" matters
+    spec = FeatureSpec(categorical=(), numeric=(("a", "a"), ("b", "b")))
+
+    few = _fitted(spec, algorithm, 0, x.astype(object), y, None, np.arange(3000))
+
+    assert few.method == "sigmoid"
+    assert few.predict_proba(x.astype(object))[:, 1].min() > 0
+    many = _calibrated(spec, algorithm, 0, ISOTONIC_FROM)
+    assert many.method == "isotonic"
