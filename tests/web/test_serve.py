@@ -41,6 +41,19 @@ def test_granian_command_serves_the_wsgi_application() -> None:
     assert command[-2] == "--no-access-log"
 
 
+def test_leadloop_serve_refuses_zero_processes_naming_the_option(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "leadloop"), "serve", "--workers=0"],
+        env=clean_environ(tmp_path / "var"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "argument --workers: must be 1 or more, not 0" in done.stderr
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,12 +18,20 @@ How many processes, and how many threads each, depends on where the database run
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
+
+
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
 
 
 def serve_size(vendor: str, cores: int) -> tuple[int, int]:
@@ -52,15 +60,19 @@ class Command(BaseCommand):
         "Serve Leadloop for production (granian; DEBUG off, after `leadloop collectstatic`), "
         "with processes and threads sized for the database and the machine's cores."
     )
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Address (127.0.0.1).")
         parser.add_argument("--port", type=int, default=8000, help="Port (8000).")
-        parser.add_argument("--workers", type=int, help="Processes (by database and cores).")
-        parser.add_argument("--threads", type=int, help="Threads per process (likewise).")
         parser.add_argument(
-            "--backlog", type=int, default=2048, help="Connections waiting to be accepted."
+            "--workers", type=_at_least_one, help="Processes (by database and cores)."
+        )
+        parser.add_argument("--threads", type=_at_least_one, help="Threads per process (likewise).")
+        parser.add_argument(
+            "--backlog",
+            type=_at_least_one,
+            default=2048,
+            help="Connections waiting to be accepted.",
         )
         parser.add_argument("--access-log", action="store_true", help="Log every request.")
 
