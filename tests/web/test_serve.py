@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from leadloop.web.management.commands.serve import granian_command, serve_size
 from tests.common.conftest import clean_environ
+from tests.sla.conftest import free_port
 
 
 def test_serve_size_follows_where_the_database_runs() -> None:
@@ -54,12 +54,6 @@ def test_leadloop_serve_refuses_zero_processes_naming_the_option(tmp_path: Path)
     assert "argument --workers: must be 1 or more, not 0" in done.stderr
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _request(url: str, data: bytes | None = None, **headers: str) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
@@ -83,7 +77,7 @@ def test_leadloop_serve_answers_pages_and_the_database_over_http(tmp_path: Path)
             [leadloop, *command], env=env, capture_output=True, text=True, timeout=300, check=False
         )
         assert done.returncode == 0, done.stderr
-    port = _port()
+    port = free_port()
     server = subprocess.Popen(
         [leadloop, "serve", f"--port={port}", "--workers=2"],
         env=env,
